@@ -1,0 +1,98 @@
+"""Exceptions raised by the audit toolkit.
+
+One root, so a caller can catch everything the toolkit raises on purpose::
+
+    AuditError
+    ├── InputError            the inputs were wrong; nothing was audited (exit code 2)
+    │   ├── PolicyError       the policy file: bad YAML, unknown keys, bad values (collects every problem)
+    │   ├── ModelLoadError    the model could not be loaded
+    │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
+    │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
+    └── CheckError            raised inside a check; the runner turns it into an ERROR result
+        └── CheckSkipped      the check cannot apply here (e.g. needs a live model); becomes SKIPPED
+
+Anything else a check raises also becomes an ERROR result with its traceback;
+it never stops the audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AuditError",
+    "InputError",
+    "PolicyError",
+    "PolicyProblem",
+    "ModelLoadError",
+    "UntrustedModelError",
+    "DataError",
+    "CheckError",
+    "CheckSkipped",
+]
+
+
+class AuditError(Exception):
+    """Root of every exception the toolkit raises on purpose."""
+
+
+class InputError(AuditError):
+    """The inputs were wrong; nothing was audited. The CLI exits with code 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """One problem found in a policy file.
+
+    Parameters
+    ----------
+    path : str
+        Key path inside the policy, e.g. ``checks[2].threshold.min``.
+    message : str
+        What was expected and what was found.
+    line : int or None
+        1-based line in the policy file where the key is, when known.
+    """
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path or "<policy>"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+class PolicyError(InputError):
+    """The policy file is invalid. Holds every problem found, not just the first."""
+
+    def __init__(self, file: str, problems: list[PolicyProblem]):
+        self.file = file
+        self.problems = list(problems)
+        lines = [f"{file}: {len(self.problems)} problem(s) in the policy"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class ModelLoadError(InputError):
+    """The model could not be loaded."""
+
+
+class UntrustedModelError(ModelLoadError):
+    """A pickle or joblib model was given without ``--trust-model``."""
+
+
+class DataError(InputError):
+    """The data could not be used: missing file or column, wrong type, empty, one class."""
+
+
+class CheckError(AuditError):
+    """Raised inside a check on purpose; the runner records it as an ERROR result."""
+
+
+class CheckSkipped(CheckError):
+    """The check does not apply to this audit; the runner records SKIPPED with the reason."""
