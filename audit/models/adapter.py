@@ -87,7 +87,8 @@ class ModelAdapter:
         n = len(X)
         if n <= self.batch_size:
             return np.asarray(fn(X))
-        parts = [np.asarray(fn(X.iloc[i : i + self.batch_size])) for i in range(0, n, self.batch_size)]
+        rows = X.iloc if hasattr(X, "iloc") else X  # DataFrames and arrays alike
+        parts = [np.asarray(fn(rows[i : i + self.batch_size])) for i in range(0, n, self.batch_size)]
         return np.concatenate(parts)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

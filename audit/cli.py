@@ -1,0 +1,253 @@
+"""The ``audit`` command line.
+
+Exit codes: 0 every blocking check passed; 1 a blocking check failed (or
+errored, or was inconclusive where the policy says that fails); 2 the inputs
+were wrong and nothing was audited. Heavy libraries are imported inside the
+commands so ``audit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+EPILOG = """\
+exit codes: 0 all blocking checks pass, 1 a blocking check failed, 2 bad inputs (nothing audited)
+
+examples:
+  audit demo                                   bundled data, model and policy; report under reports/
+  audit run policies/credit-scoring.yaml       model and data named in the policy
+  audit run policy.yaml --model m.skops --data holdout.parquet --out reports/
+  audit run policy.yaml --baseline reports/last/results.json      regression audit
+  audit compare old/results.json new/results.json
+  audit history reports/
+  audit checks                                 every check id with its parameters
+  audit schema > policy.schema.json            JSON Schema of the policy format
+"""
+
+
+def _repo_policies() -> Path:
+    return Path(__file__).resolve().parent.parent / "policies"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    p = argparse.ArgumentParser(
+        prog="audit", description="Audit a machine-learning model for robustness and fairness against a "
+        "policy file; write HTML, PDF, JSON and JUnit reports.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="store_true", help="print the toolkit version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the checks of a policy and write a report",
+                         description="Run every check the policy names; write one report folder "
+                         "(results.json, report.html, report.pdf, junit.xml) under --out.")
+    run.add_argument("policy", help="policy file (YAML)")
+    _add_run_options(run)
+    run.add_argument("--model", help="model file (.skops; .joblib/.pkl need --trust-model); overrides the policy")
+    run.add_argument("--data", help="held-out data (CSV or Parquet); overrides the policy")
+    run.add_argument("--reference", help="reference/training data (CSV or Parquet); overrides the policy")
+    run.add_argument("--trust-model", action="store_true",
+                     help="allow pickle/joblib model files (they run code when loaded)")
+    run.add_argument("--baseline", help="results.json (or report folder) of an earlier run: regression audit")
+
+    demo = sub.add_parser("demo", help="audit the bundled demo (synthetic credit data, no files needed)",
+                          description="Make a seeded synthetic credit-scoring dataset with a deliberate "
+                          "group disparity, train a scikit-learn model, and audit it with policies/demo.yaml.")
+    _add_run_options(demo)
+    demo.add_argument("--work", default="demo-work", help="folder for the demo data and model (default: %(default)s)")
+    demo.add_argument("--strict", action="store_true",
+                      help="exit 1 when a blocking check fails, as `audit run` does (the demo fails on purpose)")
+    demo.add_argument("--torch", action="store_true",
+                      help="audit the second demo: a PyTorch network on scikit-learn's digits (needs the torch extra)")
+
+    ch = sub.add_parser("checks", help="list every check id with its parameters")
+    ch.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("schema", help="print the JSON Schema of the policy format")
+    val = sub.add_parser("validate", help="validate a policy file without running it")
+    val.add_argument("policy")
+
+    cmp = sub.add_parser("compare", help="compare two runs; exit 1 on a regression")
+    cmp.add_argument("before", help="results.json (or report folder) of the earlier run")
+    cmp.add_argument("after", help="results.json (or report folder) of the later run")
+    cmp.add_argument("--out", default=None, help="folder for compare.html / compare.pdf (optional)")
+    cmp.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+
+    hist = sub.add_parser("history", help="trend report over every run in a reports folder")
+    hist.add_argument("reports", help="folder holding report folders (each with results.json)")
+    hist.add_argument("--out", default=None, help="where to write history.html (default: the reports folder)")
+    hist.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+    return p
+
+
+def _add_run_options(sp) -> None:
+    sp.add_argument("--out", default="reports", help="folder for report folders (default: %(default)s)")
+    sp.add_argument("--seed", type=int, default=None, help="override the policy's seed")
+    sp.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``audit`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from audit import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from audit.errors import InputError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"audit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _quiet_libraries() -> None:
+    # Known, harmless notices from the dependency stack that would confuse a user.
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for name in ("alibi_detect", "art", "fontTools", "weasyprint", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*PyTorch.*not found.*")
+    warnings.filterwarnings("ignore", message=".*TensorFlow.*not found.*")
+    warnings.filterwarnings("ignore", message=".*HarfBuzz.*")
+
+
+def _finish(result, args, policy_text: str | None = None) -> int:
+    from rich.console import Console
+
+    from audit.report.console import print_summary
+    from audit.report.writer import write_report
+
+    folder = write_report(result, args.out, policy_text=policy_text, pdf=not args.no_pdf)
+    if not args.quiet:
+        console = Console(stderr=False)
+        print_summary(result, console=console)
+        console.print(f"report: [bold]{folder}[/bold]")
+    else:
+        print(folder)
+    return result.summary.exit_code
+
+
+def _cmd_run(args) -> int:
+    from audit.runner import RunOptions, run_policy_file
+
+    _quiet_libraries()
+    opts = RunOptions(model=args.model, data=args.data, reference=args.reference, seed=args.seed,
+                      trust_model=args.trust_model, baseline=args.baseline, progress=not args.quiet)
+    result = run_policy_file(args.policy, opts)
+    return _finish(result, args)
+
+
+def _cmd_demo(args) -> int:
+    from audit.runner import RunOptions, run_policy_file
+
+    _quiet_libraries()
+    work = Path(args.work)
+    if args.torch:
+        from audit.data.digits_demo import write_digits_demo
+
+        paths = write_digits_demo(work)
+        policy = _repo_policies() / "digits-torch.yaml"
+        opts = RunOptions(data=str(paths["holdout"]), reference=str(paths.get("train")),
+                          seed=args.seed, progress=not args.quiet)
+    else:
+        from audit.data.demo import write_demo
+
+        paths = write_demo(work, seed=0 if args.seed is None else args.seed)
+        policy = _repo_policies() / "demo.yaml"
+        opts = RunOptions(model=str(paths["model"]), data=str(paths["holdout"]),
+                          reference=str(paths["train"]), seed=args.seed, progress=not args.quiet)
+    if not args.quiet:
+        print(f"demo data and model written to {work}/; auditing with {policy}")
+    result = run_policy_file(policy, opts)
+    code = _finish(result, args)
+    if code and not args.strict:
+        if not args.quiet:
+            print("The demo fails some checks on purpose (its data has a built-in disparity); "
+                  "`audit run` would exit 1 here. Use --strict to get that exit code.")
+        return 0
+    return code
+
+
+def _cmd_checks(args) -> int:
+    import json
+
+    from audit.checks import all_checks
+
+    checks = all_checks()
+    if args.json:
+        print(json.dumps({cid: {"description": s.description, "family": s.family, "needs": sorted(s.needs),
+                                "tasks": sorted(s.tasks), "default_evalset": s.default_evalset,
+                                "params": s.params.model_json_schema()}
+                          for cid, s in checks.items()}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(checks)} registered checks", show_lines=False)
+    for col in ("id", "description", "parameters", "needs"):
+        t.add_column(col, overflow="fold")
+    for cid, s in checks.items():
+        params = []
+        for name, f in s.params.model_fields.items():
+            default = "required" if f.is_required() else repr(f.default)
+            params.append(f"{name}={default}")
+        t.add_row(cid, s.description, ", ".join(params) or "-", ", ".join(sorted(s.needs)))
+    Console().print(t)
+    return 0
+
+
+def _cmd_schema(args) -> int:
+    import json
+
+    from audit.policy import policy_json_schema
+
+    print(json.dumps(policy_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from audit.policy import load_policy
+
+    lp = load_policy(args.policy)
+    print(f"{args.policy}: valid (policy {lp.policy.name!r}, {len(lp.policy.checks)} checks)")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from audit.compare import compare_runs, load_results
+    from audit.report.trends import print_comparison, write_comparison
+
+    a, b = load_results(args.before), load_results(args.after)
+    cmp = compare_runs(a, b)
+    print_comparison(cmp)
+    if args.out:
+        print(f"report: {write_comparison(cmp, args.out, pdf=not args.no_pdf)}")
+    return 1 if cmp["regressions"] else 0
+
+
+def _cmd_history(args) -> int:
+    from audit.report.trends import collect_history, write_history
+
+    hist = collect_history(args.reports)
+    path = write_history(hist, args.out or args.reports, pdf=not args.no_pdf)
+    print(f"{len(hist['runs'])} runs, {len(hist['series'])} metrics; report: {path}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "checks": _cmd_checks, "schema": _cmd_schema,
+             "validate": _cmd_validate, "compare": _cmd_compare, "history": _cmd_history}

@@ -1,0 +1,123 @@
+"""Reading held-out and reference data from CSV or Parquet, with clear errors.
+
+Every error names the file and the column, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.data.dataset import Dataset, infer_feature_types
+from audit.errors import DataError
+
+__all__ = ["read_table", "load_dataset", "infer_task"]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        else:
+            raise DataError(f"{path}: unknown data format {suffix!r}; expected .csv or .parquet")
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the file: {exc}") from exc
+    if df.empty:
+        raise DataError(f"{path}: the data is empty ({len(df)} rows, {df.shape[1]} columns)")
+    return df
+
+
+def infer_task(y: pd.Series) -> str:
+    """``classification`` for non-float targets or integral floats with few values, else ``regression``."""
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    vals = y.dropna().to_numpy()
+    if pd.api.types.is_integer_dtype(y) or np.all(np.mod(vals, 1) == 0):
+        return "classification" if len(np.unique(vals)) <= 20 else "regression"
+    return "regression"
+
+
+def _need(df: pd.DataFrame, cols: list[str], what: str, path) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        shown = list(df.columns[:25]) + (["..."] if df.shape[1] > 25 else [])
+        raise DataError(f"{path}: {what} column(s) {missing} not found; the file has {shown}")
+
+
+def load_dataset(path, *, target: str, sensitive: list[str], features: list[str] | None = None,
+                 sensitive_features: bool = True, prediction: str | None = None,
+                 score: str | None = None, reference=None, task: str | None = None) -> tuple[Dataset, str]:
+    """Load the held-out data (and optional reference data) into a :class:`Dataset`.
+
+    Returns
+    -------
+    dataset : Dataset
+    task : str
+        ``classification`` or ``regression`` (given, or inferred from the target).
+
+    Raises
+    ------
+    DataError
+        Missing file or column, empty data, missing target values, a one-class
+        target, a non-numeric score, or feature types that differ from the reference.
+    """
+    df = read_table(path)
+    _need(df, [target], "target", path)
+    _need(df, sensitive, "sensitive", path)
+    extra = [c for c in (prediction, score) if c is not None]
+    _need(df, extra, "prediction/score", path)
+    if features is None:
+        drop = {target, *extra} | (set() if sensitive_features else set(sensitive))
+        features = [c for c in df.columns if c not in drop]
+    else:
+        _need(df, features, "feature", path)
+    if target in features:
+        raise DataError(f"{path}: the target column {target!r} is also listed as a feature")
+    y_s = df[target]
+    if y_s.isna().any():
+        raise DataError(f"{path}: target column {target!r} has {int(y_s.isna().sum())} missing value(s); "
+                        "expected a value on every row")
+    task = task or infer_task(y_s)
+    if task == "classification" and y_s.nunique() < 2:
+        raise DataError(f"{path}: target column {target!r} has one class ({y_s.iloc[0]!r}); "
+                        "expected at least two to audit a classifier")
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y_s):
+        raise DataError(f"{path}: target column {target!r} is {y_s.dtype}; expected numbers for regression")
+    score_arr = None
+    if score is not None:
+        s = df[score]
+        if not pd.api.types.is_numeric_dtype(s):
+            raise DataError(f"{path}: score column {score!r} is {s.dtype}; expected numbers in [0, 1]")
+        if task == "classification" and (s.min() < 0 or s.max() > 1):
+            raise DataError(f"{path}: score column {score!r} ranges over [{s.min()}, {s.max()}]; "
+                            "expected probabilities in [0, 1]")
+        score_arr = s.to_numpy(dtype=float)
+    X = df[features]
+    types = infer_feature_types(X)
+    ref = None
+    if reference is not None:
+        rdf = read_table(reference)
+        _need(rdf, features, "feature", reference)
+        rtypes = infer_feature_types(rdf[features])
+        diff = [f"{c!r} is {rtypes[c]} there but {types[c]} here" for c in features if rtypes[c] != types[c]
+                and {rtypes[c], types[c]} != {"numeric", "integer"}]
+        if diff:
+            raise DataError(f"{reference}: feature types differ from {path}: " + "; ".join(diff))
+        rsens = [c for c in sensitive if c in rdf.columns]
+        ref = Dataset(X=rdf[features], y=rdf[target].to_numpy() if target in rdf.columns else None,
+                      sensitive=rdf[rsens], feature_types=types, source=str(reference), target=target)
+    ds = Dataset(X=X, y=y_s.to_numpy(), sensitive=df[sensitive], feature_types=types,
+                 prediction=df[prediction].to_numpy() if prediction else None, score=score_arr,
+                 reference=ref, source=str(path), target=target)
+    return ds, task

@@ -1,0 +1,141 @@
+"""Loading models safely.
+
+skops files are loaded with skops' own allow-list, which executes no code;
+pickle and joblib files execute arbitrary code when loaded, so they need an
+explicit ``trust`` (``--trust-model``). An entry point ``package.module:attr``
+is code the user named, so importing it is the user's explicit choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from pathlib import Path
+
+from audit.errors import ModelLoadError, UntrustedModelError
+from audit.models.adapter import DEFAULT_BATCH, ModelAdapter
+
+__all__ = ["load_model", "file_sha256"]
+
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(path: str | Path | None = None, *, entrypoint: str | None = None, trust: bool = False,
+               batch_size: int = DEFAULT_BATCH) -> ModelAdapter:
+    """Load a model file or entry point behind a :class:`ModelAdapter`.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``.skops`` (safe), or ``.joblib`` / ``.pkl`` / ``.pickle`` (needs ``trust``).
+    entrypoint : str, optional
+        ``package.module:attribute``; a callable without ``predict`` is called to make the model.
+    trust : bool
+        Allow pickle-based formats (they can run arbitrary code when loaded).
+    batch_size : int
+        Rows per call to the model.
+
+    Raises
+    ------
+    UntrustedModelError
+        A pickle/joblib file (or a skops file with unknown types) without ``trust``.
+    ModelLoadError
+        Anything else that stops the model from loading.
+    """
+    if entrypoint is not None:
+        est = _from_entrypoint(entrypoint)
+        source = entrypoint
+    elif path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ModelLoadError(f"model file not found: {path}")
+        est = _from_file(path, trust)
+        source = str(path)
+    else:
+        raise ModelLoadError("no model given: a file path or an entry point is needed")
+    return wrap_model(est, source=source, batch_size=batch_size)
+
+
+def wrap_model(est, source: str = "", batch_size: int = DEFAULT_BATCH) -> ModelAdapter:
+    """Put an estimator behind the adapter, checking it can predict."""
+    if _is_torch_module(est):
+        from audit.models.torch import TorchModelAdapter  # optional extra
+
+        return TorchModelAdapter(est, kind="torch", source=source, batch_size=batch_size)
+    if not callable(getattr(est, "predict", None)):
+        raise ModelLoadError(f"the model from {source} has no predict() method (got {type(est).__name__}); "
+                             "expected a scikit-learn estimator or an object with predict/predict_proba")
+    return ModelAdapter(est, kind="sklearn" if _is_sklearn(est) else "callable", source=source,
+                        batch_size=batch_size)
+
+
+def _is_sklearn(est) -> bool:
+    return type(est).__module__.startswith("sklearn") or hasattr(est, "get_params")
+
+
+def _is_torch_module(est) -> bool:
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(est).__mro__)
+
+
+def _from_file(path: Path, trust: bool):
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        import skops.io as sio
+
+        try:
+            unknown = sio.get_untrusted_types(file=path)
+            if unknown and not trust:
+                raise UntrustedModelError(
+                    f"{path}: the skops file holds types outside skops' safe list: {unknown}. "
+                    "Loading them could run their code; pass --trust-model (or model.trust: true) "
+                    "if you trust the file's author.")
+            return sio.load(path, trusted=unknown or None)
+        except UntrustedModelError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: cannot load the skops file: {exc}") from exc
+    if suffix in PICKLE_SUFFIXES:
+        if not trust:
+            raise UntrustedModelError(
+                f"{path}: refusing to load a {suffix} file without --trust-model. Pickle and joblib "
+                "files run arbitrary code when loaded; pass --trust-model (or model.trust: true in the "
+                "policy) only for files from a source you trust, or save the model with skops "
+                "(skops.io.dump), which loads without running code.")
+        import joblib
+
+        try:
+            return joblib.load(path)
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: cannot load the {suffix} file: {exc}") from exc
+    raise ModelLoadError(f"{path}: unknown model format {suffix!r}; expected .skops, or "
+                         f"{sorted(PICKLE_SUFFIXES)} with --trust-model, or an entry point 'module:attr'")
+
+
+def _from_entrypoint(spec: str):
+    mod_name, sep, attr = spec.partition(":")
+    if not sep or not mod_name or not attr:
+        raise ModelLoadError(f"entry point {spec!r} is not of the form 'package.module:attribute'")
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise ModelLoadError(f"entry point {spec!r}: cannot import {mod_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ModelLoadError(f"entry point {spec!r}: {mod_name!r} has no attribute {attr!r}") from None
+    if callable(obj) and not hasattr(obj, "predict") and not _is_torch_module(obj):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise ModelLoadError(f"entry point {spec!r}: calling it to make the model failed: {exc}") from exc
+    return obj
