@@ -8,7 +8,7 @@ its layout is documented in ``docs/results-schema.md`` and versioned by
 from __future__ import annotations
 
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,7 +27,7 @@ __all__ = [
 RESULTS_SCHEMA_VERSION = "1.0"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Outcome of one check against its threshold."""
 
     PASS = "PASS"
