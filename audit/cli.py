@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(results.json, report.html, report.pdf, junit.xml) under --out.")
     run.add_argument("policy", help="policy file (YAML)")
     _add_run_options(run)
-    run.add_argument("--model", help="model file (.skops; .joblib/.pkl need --trust-model); overrides the policy")
+    run.add_argument("--model", action="append", metavar="PATH",
+                     help="model file (.skops; .joblib/.pkl need --trust-model); overrides the policy. "
+                     "Repeat to compare candidate models side by side")
     run.add_argument("--data", help="held-out data (CSV or Parquet); overrides the policy")
     run.add_argument("--reference", help="reference/training data (CSV or Parquet); overrides the policy")
     run.add_argument("--trust-model", action="store_true",
@@ -126,34 +128,41 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*HarfBuzz.*")
 
 
-def _finish(result, args, policy_text: str | None = None) -> int:
+def _finish(results, args) -> int:
+    """Write one report per audited model (plus a side-by-side one for several); the worst exit code."""
     from rich.console import Console
 
     from audit.report.console import print_summary
     from audit.report.writer import write_report
 
-    folder = write_report(result, args.out, policy_text=policy_text, pdf=not args.no_pdf)
-    if not args.quiet:
-        console = Console(stderr=False)
-        print_summary(result, console=console)
-        console.print(f"report: [bold]{folder}[/bold]")
-    else:
-        print(folder)
-    return result.summary.exit_code
+    console = Console()
+    for result in results:
+        folder = write_report(result, args.out, pdf=not args.no_pdf)
+        if not args.quiet:
+            print_summary(result, console=console)
+            console.print(f"report: [bold]{folder}[/bold]")
+        else:
+            print(folder)
+    if len(results) > 1:
+        from audit.report.trends import write_models_report
+
+        folder = write_models_report(results, args.out, pdf=not args.no_pdf)
+        print(f"side-by-side report: {folder}")
+    return max(r.summary.exit_code for r in results)
 
 
 def _cmd_run(args) -> int:
-    from audit.runner import RunOptions, run_policy_file
+    from audit.runner import RunOptions, run_policy_file_all
 
     _quiet_libraries()
-    opts = RunOptions(model=args.model, data=args.data, reference=args.reference, seed=args.seed,
-                      trust_model=args.trust_model, baseline=args.baseline, progress=not args.quiet)
-    result = run_policy_file(args.policy, opts)
-    return _finish(result, args)
+    opts = RunOptions(models=tuple(args.model or ()), data=args.data, reference=args.reference,
+                      seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
+                      progress=not args.quiet)
+    return _finish(run_policy_file_all(args.policy, opts), args)
 
 
 def _cmd_demo(args) -> int:
-    from audit.runner import RunOptions, run_policy_file
+    from audit.runner import RunOptions, run_policy_file_all
 
     _quiet_libraries()
     work = Path(args.work)
@@ -169,12 +178,11 @@ def _cmd_demo(args) -> int:
 
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
         policy = _repo_policies() / "demo.yaml"
-        opts = RunOptions(model=str(paths["model"]), data=str(paths["holdout"]),
+        opts = RunOptions(models=(str(paths["model"]),), data=str(paths["holdout"]),
                           reference=str(paths["train"]), seed=args.seed, progress=not args.quiet)
     if not args.quiet:
         print(f"demo data and model written to {work}/; auditing with {policy}")
-    result = run_policy_file(policy, opts)
-    code = _finish(result, args)
+    code = _finish(run_policy_file_all(policy, opts), args)
     if code and not args.strict:
         if not args.quiet:
             print("The demo fails some checks on purpose (its data has a built-in disparity); "

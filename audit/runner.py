@@ -24,14 +24,18 @@ from audit.policy import CheckEntry, LoadedPolicy, load_policy
 from audit.results import AuditResult, CheckResult, Measurement, Summary, Verdict
 from audit.verdict import decide
 
-__all__ = ["RunOptions", "run_audit", "run_policy_file", "summarise"]
+__all__ = ["RunOptions", "run_audit", "run_audits", "run_policy_file", "run_policy_file_all", "summarise"]
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line overrides of a policy."""
+    """Command-line overrides of a policy.
 
-    model: str | None = None
+    ``models`` replaces the policy's model(s); with several, every check runs on each
+    (a side-by-side comparison of candidate models).
+    """
+
+    models: tuple[str, ...] = ()
     data: str | None = None
     reference: str | None = None
     seed: int | None = None
@@ -41,12 +45,25 @@ class RunOptions:
 
 
 def run_policy_file(policy_path: str | Path, options: RunOptions = RunOptions()) -> AuditResult:
-    """Load a policy (overrides applied) and run the audit. Raises InputError on bad inputs."""
-    lp = load_policy(policy_path, model_override=options.model, data_override=options.data)
-    return run_audit(lp, options)
+    """Load a policy (overrides applied) and run the audit of its first model. Raises InputError on bad inputs."""
+    return run_policy_file_all(policy_path, options)[0]
 
 
-def _prepare(lp: LoadedPolicy, options: RunOptions) -> tuple[AuditContext, dict]:
+def run_policy_file_all(policy_path: str | Path, options: RunOptions = RunOptions()) -> list[AuditResult]:
+    """Load a policy and audit every model it (or ``options.models``) names, in order."""
+    lp = load_policy(policy_path, model_override=options.models[0] if options.models else None,
+                     data_override=options.data)
+    return run_audits(lp, options)
+
+
+@dataclass
+class _Inputs:
+    dataset: object
+    task: str
+    files: dict
+
+
+def _load_inputs(lp: LoadedPolicy, options: RunOptions) -> _Inputs:
     p = lp.policy
     data_path = Path(options.data) if options.data else lp.resolve(p.data.path)
     ref_path = Path(options.reference) if options.reference else lp.resolve(p.data.reference)
@@ -55,36 +72,43 @@ def _prepare(lp: LoadedPolicy, options: RunOptions) -> tuple[AuditContext, dict]
         sensitive_features=p.data.sensitive_features, prediction=p.data.prediction, score=p.data.score,
         reference=ref_path, task=p.task,
     )
-    model, model_file = None, None
-    if options.model:
-        model_file = Path(options.model)
-        model = load_model(model_file, trust=options.trust_model)
-    elif p.model is not None:
-        model_file = lp.resolve(p.model.path)
-        model = load_model(model_file, entrypoint=p.model.entrypoint,
-                           trust=p.model.trust or options.trust_model, batch_size=p.model.batch_size)
-    settings = AuditSettings(
-        seed=p.seed if options.seed is None else options.seed, confidence=p.defaults.confidence,
-        n_boot=p.defaults.n_boot, min_group_size=p.defaults.min_group_size, task=task, pos_label=p.pos_label,
-    )
-    constraints = resolve_constraints(dataset.X, dataset.feature_types, dict(p.constraints),
-                                      dataset.reference.X if dataset.reference is not None else None)
-    specs = {name: EvalSetSpec(name=name, kind=d.kind, severity=d.severity, params=dict(d.params))
-             for name, d in p.evalsets.items()}
-    ctx = AuditContext(settings=settings, dataset=dataset, model=model, constraints=constraints,
-                       evalset_specs=specs)
     files = {"policy": {"path": str(lp.path), "sha256": lp.sha256},
              "data": {"path": str(data_path), "sha256": file_sha256(data_path), "rows": dataset.n_rows}}
     if ref_path is not None:
         files["reference"] = {"path": str(ref_path), "sha256": file_sha256(ref_path),
                               "rows": dataset.reference.n_rows}
-    if model is not None:
-        files["model"] = {"source": model.source, "kind": model.kind,
-                          "sha256": file_sha256(model_file) if model_file is not None else None}
-    else:
-        files["model"] = {"source": "predictions-only", "prediction_column": p.data.prediction,
-                          "score_column": p.data.score}
-    return ctx, files
+    return _Inputs(dataset, task, files)
+
+
+def _model_loaders(lp: LoadedPolicy, options: RunOptions) -> list[tuple[str, object]]:
+    """(name, thunk returning (ModelAdapter, file or None)) per model; [(None, None)] if predictions-only."""
+    p = lp.policy
+    if options.models:
+        return [(Path(m).stem, (lambda m=m: (load_model(Path(m), trust=options.trust_model), Path(m))))
+                for m in options.models]
+    refs = [(r.name, r) for r in p.models] if p.models else ([(None, p.model)] if p.model else [])
+    out = []
+    for name, ref in refs:
+        f = lp.resolve(ref.path)
+        out.append((name or (f.stem if f else ref.entrypoint),
+                    lambda ref=ref, f=f: (load_model(f, entrypoint=ref.entrypoint, trust=ref.trust or options.trust_model,
+                                                     batch_size=ref.batch_size), f)))
+    return out or [(None, None)]
+
+
+def _context(lp: LoadedPolicy, options: RunOptions, inputs: _Inputs, model) -> AuditContext:
+    p = lp.policy
+    ds = inputs.dataset
+    settings = AuditSettings(
+        seed=p.seed if options.seed is None else options.seed, confidence=p.defaults.confidence,
+        n_boot=p.defaults.n_boot, min_group_size=p.defaults.min_group_size, task=inputs.task,
+        pos_label=p.pos_label,
+    )
+    constraints = resolve_constraints(ds.X, ds.feature_types, dict(p.constraints),
+                                      ds.reference.X if ds.reference is not None else None)
+    specs = {name: EvalSetSpec(name=name, kind=d.kind, severity=d.severity, params=dict(d.params))
+             for name, d in p.evalsets.items()}
+    return AuditContext(settings=settings, dataset=ds, model=model, constraints=constraints, evalset_specs=specs)
 
 
 def _skip_reason(spec: CheckSpec, ctx: AuditContext) -> str | None:
@@ -149,22 +173,62 @@ def summarise(results: list[CheckResult], inconclusive_fails: bool = False) -> S
 
 
 def run_audit(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> AuditResult:
-    """Run every check of a loaded policy and return the :class:`AuditResult`.
+    """Run every check of a loaded policy on its (first) model and return the :class:`AuditResult`."""
+    return run_audits(lp, options)[0]
+
+
+def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[AuditResult]:
+    """Run every check of a loaded policy on each model it names.
+
+    The data is loaded once; evaluation sets that do not depend on the model are
+    built once and shared by every model's audit.
 
     Raises
     ------
     InputError
-        When the model or data cannot be loaded (nothing is audited).
+        When a model or the data cannot be loaded (nothing is audited).
     """
+    inputs = _load_inputs(lp, options)
+    loaders = _model_loaders(lp, options)
+    loaded = [(name, *(thunk() if thunk else (None, None))) for name, thunk in loaders]
+    shared: dict = {}
+    out = []
+    for name, model, model_file in loaded:
+        ctx = _context(lp, options, inputs, model)
+        ctx._sets.update(shared)
+        out.append(_audit_one(lp, options, ctx, inputs, name, model, model_file))
+        shared = {k: es for k, es in ctx.built_evalsets().items() if _model_free(ctx, k)}
+    return out
+
+
+def _model_free(ctx: AuditContext, name: str) -> bool:
+    from audit.evalsets import get_builder
+
+    if name == "base":
+        return True
+    try:
+        return not get_builder(ctx.resolve(name).kind).needs_model
+    except (KeyError, ValueError):
+        return False
+
+
+def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult:
     started = utc_now()
     t0 = time.perf_counter()
-    ctx, files = _prepare(lp, options)
     p = lp.policy
+    files = dict(inputs.files)
+    if model is not None:
+        files["model"] = {"name": name, "source": model.source, "kind": model.kind,
+                          "sha256": file_sha256(model_file) if model_file is not None else None}
+    else:
+        files["model"] = {"source": "predictions-only", "prediction_column": p.data.prediction,
+                          "score_column": p.data.score}
     results = []
-    with _progress(options.progress, len(p.checks)) as advance:
+    with _progress(options.progress, len(p.checks), name) as advance:
         for i, entry in enumerate(p.checks):
+            advance(entry.id, 0)
             results.append(_run_one(ctx, i, entry, p.defaults.decision))
-            advance(entry.id)
+            advance(entry.id, 1)
     if options.baseline:
         from audit.compare import apply_baseline, load_results
 
@@ -177,6 +241,7 @@ def run_audit(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> AuditResu
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "seed": ctx.seed,
         "task": ctx.task,
+        "model_name": name,
         "pos_label": _jsonable(ctx.pos_label),
         "inconclusive_fails": p.defaults.inconclusive_fails,
         "files": files,
@@ -185,7 +250,7 @@ def run_audit(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> AuditResu
         "hardware": hardware(),
         "timings": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in ctx.timings.items()},
     }
-    evalsets = {name: es.describe() for name, es in sorted(ctx.built_evalsets().items())}
+    evalsets = {n: es.describe() for n, es in sorted(ctx.built_evalsets().items())}
     return AuditResult(policy_name=p.name, manifest=manifest, evalsets=evalsets, results=results,
                        summary=summary, policy_text=lp.text)
 
@@ -195,21 +260,22 @@ def _jsonable(v):
 
 
 class _progress:
-    """A rich progress bar over checks (silent when disabled or not a terminal)."""
+    """A rich progress bar over checks (silent when disabled)."""
 
-    def __init__(self, enabled: bool, total: int):
+    def __init__(self, enabled: bool, total: int, label: str | None = None):
         self.enabled, self.total, self._p = enabled, total, None
+        self.label = f"checks ({label})" if label else "checks"
 
     def __enter__(self):
         if not self.enabled:
-            return lambda _id: None
+            return lambda _id, _step: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._p = Progress(TextColumn("[bold]checks"), BarColumn(), MofNCompleteColumn(),
+        self._p = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(),
                            TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
         self._p.__enter__()
         task = self._p.add_task("", total=self.total)
-        return lambda cid: self._p.update(task, advance=1, description=cid)
+        return lambda cid, step: self._p.update(task, advance=step, description=cid)
 
     def __exit__(self, *exc):
         if self._p is not None:

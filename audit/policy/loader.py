@@ -60,7 +60,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     # Which schema model a key path points into, for "did you mean" on unknown keys.
     table = {
         (): S.Policy, ("model",): S.ModelRef, ("data",): S.DataRef, ("defaults",): S.Defaults,
-        ("checks", int): S.CheckEntry, ("checks", int, "threshold"): S.Threshold,
+        ("models", int): S.NamedModelRef, ("checks", int): S.CheckEntry, ("checks", int, "threshold"): S.Threshold,
         ("checks", int, "threshold", "max_regression"): S.Regression,
         ("constraints", str): FeatureConstraint, ("evalsets", str): S.EvalSetDef,
     }
@@ -232,12 +232,16 @@ def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_ove
         if key in seen:
             col.add(("checks", i), f"duplicate of checks[{seen[key]}] (same id, evaluation set and params)")
         seen[key] = i
-    if p.model is None and p.data.prediction is None and model_override is None:
-        col.add(("model",), "no model: give 'model' (path or entrypoint), --model, or "
+    if p.model is None and not p.models and p.data.prediction is None and model_override is None:
+        col.add(("model",), "no model: give 'model' (path or entrypoint), 'models', --model, or "
                 "'data.prediction' for a predictions-only audit")
     files = []
-    if p.model is not None and p.model.path is not None and model_override is None:
-        files.append((("model", "path"), p.model.path))
+    if model_override is None:
+        if p.model is not None and p.model.path is not None:
+            files.append((("model", "path"), p.model.path))
+        for i, m in enumerate(p.models or []):
+            if m.path is not None:
+                files.append((("models", i, "path"), m.path))
     if data_override is None:
         files.append((("data", "path"), p.data.path))
     if p.data.reference is not None:

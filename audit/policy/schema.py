@@ -15,6 +15,7 @@ from audit.constraints import FeatureConstraint
 __all__ = [
     "POLICY_VERSION",
     "ModelRef",
+    "NamedModelRef",
     "DataRef",
     "Regression",
     "Threshold",
@@ -45,6 +46,12 @@ class ModelRef(_Strict):
         if (self.path is None) == (self.entrypoint is None):
             raise ValueError("give exactly one of 'path' or 'entrypoint'")
         return self
+
+
+class NamedModelRef(ModelRef):
+    """One of several candidate models, with a name for the side-by-side report."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 
 
 class DataRef(_Strict):
@@ -145,11 +152,24 @@ class Policy(_Strict):
     pos_label: Any = None
     seed: int = 0
     model: ModelRef | None = None
+    models: list[NamedModelRef] | None = Field(
+        None, min_length=1, description="Several candidate models: every check runs on each.")
     data: DataRef
     defaults: Defaults = Field(default_factory=Defaults)
     constraints: dict[str, FeatureConstraint] = Field(default_factory=dict)
     evalsets: dict[str, EvalSetDef] = Field(default_factory=dict)
     checks: list[CheckEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_model_key(self):
+        if self.model is not None and self.models is not None:
+            raise ValueError("give either 'model' or 'models', not both")
+        if self.models is not None:
+            names = [m.name for m in self.models]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"model names must be unique; repeated: {dup}")
+        return self
 
 
 def policy_json_schema() -> dict:

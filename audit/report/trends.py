@@ -15,7 +15,7 @@ from jinja2 import Environment, select_autoescape
 from audit.compare import load_results, result_key
 
 __all__ = ["collect_history", "render_history_html", "write_history", "render_comparison_html",
-           "write_comparison", "print_comparison"]
+           "write_comparison", "print_comparison", "models_table", "write_models_report"]
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -53,6 +53,22 @@ _COMPARE = _ENV.from_string("""<!doctype html><html><head><meta charset="utf-8">
 <td>{{ num(r.change) }}</td><td>{{ r.before_verdict or '-' }} &rarr; {{ r.after_verdict or '-' }}</td>
 <td class="{{ 'bad' if r.regression else '' }}">{{ 'REGRESSION' if r.regression else r.status }}</td></tr>{% endfor %}
 </tbody></table></body></html>""")
+
+
+_MODELS = _ENV.from_string("""<!doctype html><html><head><meta charset="utf-8">
+<title>Candidate models: {{ policy }}</title><style>{{ css }}</style></head><body>
+<h1>Candidate models side by side</h1>
+<p>Policy <b>{{ policy }}</b>; every check ran on each model, on the same data and evaluation sets.</p>
+<table><thead><tr><th>model</th><th>decision</th><th>PASS</th><th>WARN</th><th>FAIL</th><th>INCONCLUSIVE</th><th>ERROR</th><th>SKIPPED</th><th>source</th></tr></thead><tbody>
+{% for m in models %}<tr><td>{{ m.name }}</td><td class="{{ 'bad' if m.decision == 'FAIL' else 'ok' }}">{{ m.decision }}</td>
+{% for k in ['PASS','WARN','FAIL','INCONCLUSIVE','ERROR','SKIPPED'] %}<td>{{ m.counts[k] }}</td>{% endfor %}<td>{{ m.source }}</td></tr>{% endfor %}
+</tbody></table>
+<h2>Checks</h2><table><thead><tr><th>check</th><th>evaluation set</th>{% for m in models %}<th>{{ m.name }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in rows %}<tr><td>{{ row.name }}</td><td>{{ row.evalset }}</td>
+{% for c in row.cells %}<td class="{{ 'bad' if c.verdict in ('FAIL', 'ERROR') else '' }}">{{ c.text }}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>
+{% for row in rows %}{% if row.chart %}<div class="chart">{{ row.chart|safe }}</div>{% endif %}{% endfor %}
+</body></html>""")
 
 
 def _num(v) -> str:
@@ -103,9 +119,9 @@ def _write(folder: Path, stem: str, html: str, pdf: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     targets = [(folder / f"{stem}.html", html.encode())]
     if pdf:
-        from audit.report.pdf import html_to_pdf_bytes
+        from audit.report.pdf import render_pdf
 
-        targets.append((folder / f"{stem}.pdf", html_to_pdf_bytes(html)))
+        targets.append((folder / f"{stem}.pdf", render_pdf(html)))
     for path, data in targets:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
         with os.fdopen(fd, "wb") as f:
@@ -122,6 +138,58 @@ def write_history(hist: dict, out: str | Path, pdf: bool = True) -> Path:
 def write_comparison(cmp: dict, out: str | Path, pdf: bool = True) -> Path:
     """Write ``compare.html`` (and ``compare.pdf``) into ``out``."""
     return _write(Path(out), "compare", render_comparison_html(cmp), pdf)
+
+
+def models_table(results: list) -> dict:
+    """Side-by-side data: per model a summary, per check one cell per model."""
+    names = [r.manifest.get("model_name") or f"model {i + 1}" for i, r in enumerate(results)]
+    models = [{"name": n, "decision": r.summary.decision, "counts": r.summary.counts,
+               "source": (r.manifest.get("files", {}).get("model") or {}).get("source")}
+              for n, r in zip(names, results, strict=True)]
+    order: dict[str, tuple] = {}
+    cells: dict[str, dict] = {}
+    for n, res in zip(names, results, strict=True):
+        for r in res.results:
+            k = result_key(r)
+            order.setdefault(k, (r.name, r.evalset, r.threshold))
+            iv = f" [{_num(r.interval.low)}, {_num(r.interval.high)}]" if r.interval else ""
+            cells.setdefault(k, {})[n] = {"verdict": r.verdict.value, "value": r.value,
+                                          "low": r.interval.low if r.interval else None,
+                                          "high": r.interval.high if r.interval else None,
+                                          "text": f"{_num(r.value)}{iv} {r.verdict.value}"}
+    rows = []
+    for k, (name, evalset, th) in order.items():
+        row = [cells[k].get(n, {"verdict": "", "text": "-", "value": None, "low": None, "high": None}) for n in names]
+        rows.append({"name": name, "evalset": evalset, "cells": row,
+                     "chart_spec": {"kind": "intervals", "title": f"{name} [{evalset}]", "labels": names,
+                                    "values": [c["value"] for c in row], "lows": [c["low"] for c in row],
+                                    "highs": [c["high"] for c in row], "xlabel": "value",
+                                    "threshold": {"min": th.get("min"), "max": th.get("max")}}})
+    return {"policy": results[0].policy_name, "models": models, "rows": rows}
+
+
+def write_models_report(results: list, out: str | Path, pdf: bool = True) -> Path:
+    """Write ``models.html`` (and PDF) comparing candidate models into a new folder under ``out``."""
+    from audit.report.charts import chart_svg
+
+    data = models_table(results)
+    for row in data["rows"]:
+        spec = row["chart_spec"]
+        row["chart"] = chart_svg(spec) if any(v is not None for v in spec["values"]) else None
+    html = _MODELS.render(css=_CSS, **data)
+    stamp = results[0].manifest.get("started_at", "").replace("-", "").replace(":", "")
+    folder = Path(out) / f"{_slug(data['policy'])}-models-{stamp}"
+    i = 2
+    while folder.exists():
+        folder = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{i}")
+        i += 1
+    return _write(folder, "models", html, pdf)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "audit"
 
 
 def print_comparison(cmp: dict) -> None:
