@@ -141,7 +141,7 @@ class AuditContext:
                 if es.prediction is None:
                     raise CheckSkipped(f"predicting evaluation set {name!r} needs a live model; "
                                        "this is a predictions-only audit")
-                p = _stored_predictions(es, self.classes)
+                p = _stored_predictions(es, self.classes, self.pos_label)
             else:
                 p = self.model.predict_all(es.X, self.task)
                 self.timings.setdefault(name, {})["predict_s"] = p.duration_s
@@ -155,11 +155,15 @@ class AuditContext:
         return CheckContext(self, check_id, evalset, index)
 
 
-def _stored_predictions(es: EvaluationSet, classes) -> Predictions:
+def _stored_predictions(es: EvaluationSet, classes, pos_label) -> Predictions:
     proba = None
     if es.score is not None:
         s = np.asarray(es.score, dtype=float)
-        proba = s if s.ndim == 2 else np.column_stack([1.0 - s, s])
+        proba = s
+        if s.ndim == 1:
+            # A stored 1-D score is the positive class's probability; place it in that class's column.
+            pos_first = classes is not None and len(classes) == 2 and classes[0] == pos_label
+            proba = np.column_stack([s, 1.0 - s] if pos_first else [1.0 - s, s])
     return Predictions(labels=np.asarray(es.prediction), proba=proba,
                        classes=None if classes is None else np.asarray(classes), stored=True)
 
