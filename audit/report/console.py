@@ -1,0 +1,72 @@
+"""A terminal summary of the audit with rich: one row per check, then the decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.report._format import (
+    VERDICT_ORDER,
+    fmt_interval,
+    fmt_num,
+    threshold_text,
+    verdict_str,
+)
+from audit.results import AuditResult
+
+__all__ = ["print_summary", "VERDICT_STYLE"]
+
+VERDICT_STYLE = {
+    "PASS": "bold green",
+    "WARN": "bold yellow",
+    "FAIL": "bold red",
+    "INCONCLUSIVE": "bold magenta",
+    "ERROR": "bold white on red",
+    "SKIPPED": "dim",
+}
+
+
+def print_summary(result: AuditResult, console: Any = None) -> None:
+    """Print a table of the checks with coloured verdicts and the overall decision.
+
+    Parameters
+    ----------
+    result : audit.results.AuditResult
+        The audit to summarise.
+    console : rich.console.Console, optional
+        Where to print; default: a new console on standard output.
+    """
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    table = Table(title=f"Audit: {result.policy_name}", title_justify="left", box=box.SIMPLE_HEAD)
+    # Numbers and verdicts never wrap; ids and thresholds fold when the terminal is narrow.
+    table.add_column("Check", overflow="fold", min_width=16)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Interval", no_wrap=True)
+    table.add_column("Threshold", overflow="fold")
+    table.add_column("Verdict", no_wrap=True)
+    for r in result.results:
+        verdict = verdict_str(r.verdict)
+        # Text objects: user strings are never parsed as rich markup.
+        check = Text(r.id)
+        check.append(f"\non {r.evalset}", style="dim")
+        if not r.blocking:
+            check.append(" (non-blocking)", style="dim")
+        table.add_row(check, Text(fmt_num(r.value)), Text(fmt_interval(r.interval)),
+                      Text(threshold_text(r.threshold)), Text(verdict, style=VERDICT_STYLE.get(verdict, "")))
+    console.print(table)
+    counts = result.summary.counts or {}
+    line = Text("Decision: ")
+    decision = str(result.summary.decision)
+    line.append(decision, style=VERDICT_STYLE.get(decision.upper(), "bold"))
+    line.append("   ")
+    for v in VERDICT_ORDER:
+        n = int(counts.get(v, 0))
+        line.append(f"{v} {n}", style=VERDICT_STYLE[v] if n else "dim")
+        line.append("  ")
+    console.print(line)
+    if result.summary.blocking_failures:
+        console.print(Text("Blocking: " + ", ".join(result.summary.blocking_failures), style="red"))
