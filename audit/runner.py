@@ -52,7 +52,7 @@ def run_policy_file(policy_path: str | Path, options: RunOptions = RunOptions())
 def run_policy_file_all(policy_path: str | Path, options: RunOptions = RunOptions()) -> list[AuditResult]:
     """Load a policy and audit every model it (or ``options.models``) names, in order."""
     lp = load_policy(policy_path, model_override=options.models[0] if options.models else None,
-                     data_override=options.data)
+                     data_override=options.data, reference_override=options.reference)
     return run_audits(lp, options)
 
 

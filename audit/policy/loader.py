@@ -111,14 +111,14 @@ def _describe(e: dict, loc: tuple, model=None, prefix: tuple = ()) -> str:
 
 
 def load_policy(path: str | Path, *, model_override: str | None = None,
-                data_override: str | None = None) -> LoadedPolicy:
+                data_override: str | None = None, reference_override: str | None = None) -> LoadedPolicy:
     """Read, parse and validate a policy file.
 
     Parameters
     ----------
     path : str or Path
         The YAML policy.
-    model_override, data_override : str, optional
+    model_override, data_override, reference_override : str, optional
         Paths given on the command line; they replace the policy's, so the
         policy's own files need not exist.
 
@@ -161,7 +161,7 @@ def load_policy(path: str | Path, *, model_override: str | None = None,
         _check_semantics_raw(data, col)
         raise PolicyError(fname, col.problems) from None
     loaded = LoadedPolicy(policy, path.resolve(), text, hashlib.sha256(raw_bytes).hexdigest())
-    _check_semantics(loaded, col, model_override, data_override)
+    _check_semantics(loaded, col, model_override, data_override, reference_override)
     if col.problems:
         raise PolicyError(fname, col.problems)
     return loaded
@@ -196,7 +196,8 @@ def _check_entry_id_params(i: int, cid: str, params: Any, col: _Collector):
     return spec
 
 
-def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_override) -> None:
+def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_override,
+                     reference_override=None) -> None:
     from audit.evalsets import get_builder, parse_evalset_name
 
     p = lp.policy
@@ -244,7 +245,7 @@ def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_ove
                 files.append((("models", i, "path"), m.path))
     if data_override is None:
         files.append((("data", "path"), p.data.path))
-    if p.data.reference is not None:
+    if p.data.reference is not None and reference_override is None:
         files.append((("data", "reference"), p.data.reference))
     for loc, rel in files:
         f = lp.resolve(rel)
