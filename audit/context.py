@@ -9,6 +9,7 @@ check gets: the same caches plus the evaluation set and seed of that check.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,7 @@ class AuditContext:
             d = self.dataset
             return EvaluationSet(
                 name="base", kind="base", X=d.X, y=d.y, sensitive=d.sensitive,
-                source_index=np.arange(d.n_rows), description=f"The held-out data as given ({d.source}).",
+                source_index=np.arange(d.n_rows), description=f"The held-out data as given ({Path(d.source).name}).",
                 prediction=d.prediction, score=d.score,
             )
         spec = self.resolve(name)
