@@ -131,3 +131,38 @@ def test_untrusted_pickle_refused_with_exit_2(demo_run, tmp_path, capsys):
     assert main(args) == 2
     assert "--trust-model" in capsys.readouterr().err
     assert main(args + ["--trust-model"]) == 1
+
+
+def test_two_candidate_models_side_by_side(demo_run, tmp_path):
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.tree import DecisionTreeClassifier
+
+    from audit.data.demo import FEATURES, TARGET
+
+    work = demo_run[1] / "work"
+    train = pd.read_parquet(work / "train.parquet")
+    cat = ["employment", "housing", "purpose", "sex"]
+    tree = Pipeline([("pre", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), cat)],
+                                               remainder="passthrough")),
+                     ("clf", DecisionTreeClassifier(max_depth=4, random_state=0))]).fit(train[FEATURES], train[TARGET])
+    sio.dump(tree, tmp_path / "tree.skops")
+    policy = Path(__file__).parents[1] / "policies" / "demo.yaml"
+    code = main(["run", str(policy), "--model", str(work / "model.skops"), "--model", str(tmp_path / "tree.skops"),
+                 "--data", str(work / "holdout.parquet"), "--reference", str(work / "train.parquet"),
+                 "--out", str(tmp_path / "out"), "--quiet", "--no-pdf", "--trust-model"])
+    assert code == 1
+    folders = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(folders) == 3
+    (models,) = [p for p in (tmp_path / "out").iterdir() if "-models-" in p.name]
+    html = (models / "models.html").read_text()
+    assert "tree" in html and "model" in html
+    runs = [json.loads((tmp_path / "out" / f / "results.json").read_text()) for f in folders if "-models-" not in f]
+    assert {r["manifest"]["model_name"] for r in runs} == {"model", "tree"}
+    # Same data, so the model-free checks see the same rows; the two models give different accuracies.
+    acc = {r["manifest"]["model_name"]: next(x["value"] for x in r["results"] if x["id"] == "performance.accuracy")
+           for r in runs}
+    assert acc["model"] != acc["tree"]

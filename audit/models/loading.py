@@ -62,7 +62,10 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
         source = str(path)
     else:
         raise ModelLoadError("no model given: a file path or an entry point is needed")
-    return wrap_model(est, source=source, batch_size=batch_size)
+    adapter = wrap_model(est, source=source, batch_size=batch_size)
+    # The hash at load time: a later reload (cold-start profile) checks it is the same file.
+    adapter.meta.update({"trust": trust, "sha256": file_sha256(path) if entrypoint is None else None})
+    return adapter
 
 
 def wrap_model(est, source: str = "", batch_size: int = DEFAULT_BATCH) -> ModelAdapter:

@@ -295,6 +295,8 @@ def curve_chart(chart: dict, uid: str | None = None) -> str | None:
         ax.plot(xs, [_nan(v) for v in y], "o-", color=colour, ms=3, lw=1.4, label=_short(s.get("name"), 24) or None)
     ax.set_ylim(*_limits(everything + _threshold_numbers(chart.get("threshold"))))
     _threshold_band(ax, chart.get("threshold"), vertical=False)
+    if chart.get("xscale") == "log" and all(v > 0 for v in xs if v == v):
+        ax.set_xscale("log")  # batch sizes 1..1024 and the like
     ax.set_xlabel(_text(chart.get("xlabel")))
     ax.set_ylabel(_text(chart.get("ylabel")))
     ax.set_title(_text(chart.get("title")), loc="left")

@@ -1,0 +1,293 @@
+"""Runtime performance checks: latency percentiles, throughput, memory, size, cold start.
+
+Every check here needs a live model (SKIPPED in predictions-only audits). The
+timing checks share one :class:`~audit.profiling.RuntimeProfile` per audit
+and settings (see :func:`audit.profiling.get_profile`): leave the profiling
+parameters at their defaults and a policy with five latency checks profiles
+the model once. Values are plain numbers in the unit the id names (ms, rows/s,
+MB = 2**20 bytes, s). Timings vary from run to run by nature; they are the
+only numbers in ``results.json`` that do.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit.checks._registry import register_check
+from audit.errors import CheckError, CheckSkipped
+from audit.profiling import (
+    ProfileParams,
+    RuntimeProfile,
+    environment,
+    get_cold_start,
+    get_model_size,
+    get_profile,
+    min_repeats_for,
+    order_statistic_interval,
+)
+from audit.results import Interval, Measurement
+from audit.stats import percentile_interval
+
+MB = float(2**20)
+_BOOT_CHUNK = 200  # bootstrap replicates per block: bounds memory when thousands of calls were timed
+
+
+class LatencyParams(ProfileParams):
+    """Profiling settings plus the batch size whose latency percentile is the value."""
+
+    batch_size: int = Field(1, ge=1)
+
+
+class ThroughputParams(ProfileParams):
+    """Profiling settings plus the batch size whose throughput is the value."""
+
+    batch_size: int = Field(1024, ge=1)
+
+
+class MemoryParams(ProfileParams):
+    """Profiling settings, the batch size (default: the largest profiled) and the memory measure."""
+
+    batch_size: int | None = Field(None, ge=1)
+    source: Literal["max", "tracemalloc", "rss"] = "max"
+
+
+class SizeParams(BaseModel):
+    """Which size: the pickled estimator (``pickled``, always there) or the model file (``disk``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["pickled", "disk"] = "pickled"
+
+
+class ColdStartParams(BaseModel):
+    """Function predicted first and how long the fresh process may take."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["auto", "predict_proba", "predict"] = "auto"
+    timeout_s: float = Field(120.0, gt=0, le=3600)
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _profile_settings(params: ProfileParams) -> ProfileParams:
+    return ProfileParams.model_validate(params.model_dump(include=set(ProfileParams.model_fields)))
+
+
+def _profile(ctx, params, batch_size: int | None) -> RuntimeProfile:
+    return get_profile(ctx, _profile_settings(params), batch_size)
+
+
+# -- details -------------------------------------------------------------------------------------
+def _throughput_interval(ctx, bp, level: float) -> tuple[float | None, float | None]:
+    """Percentile bootstrap of the mean latency (seeded), turned into rows/s."""
+    t = bp.timings_ms
+    if t.size < 2:
+        return None, None
+    rng = ctx.rng("throughput", bp.batch_size)
+    n_boot = ctx.settings.n_boot
+    means = np.concatenate([t[rng.integers(0, t.size, size=(min(_BOOT_CHUNK, n_boot - i), t.size))].mean(axis=1)
+                            for i in range(0, n_boot, _BOOT_CHUNK)])
+    lo, hi = percentile_interval(means, level)
+    return bp.batch_size / (hi / 1e3), bp.batch_size / (lo / 1e3)
+
+
+def _environment_table(env: dict) -> dict:
+    pools = "; ".join(f"{p.get('internal_api')} ({p.get('user_api')}): {p.get('num_threads')} threads"
+                      for p in env.get("threadpools", [])) or "none found"
+    libs = env.get("libraries", {})
+    keep = ("python", "numpy", "scipy", "pandas", "scikit-learn", "skops", "torch")
+    lib = env.get("model_library") or {}
+    rows = [
+        ["CPU", str(env.get("cpu"))],
+        ["cores (usable)", f"{env.get('cores')} ({env.get('usable_cores')})"],
+        ["memory (GB)", _num(env.get("memory_gb"))],
+        ["OS", str(env.get("os"))],
+        ["thread pools", pools],
+        ["thread env vars", ", ".join(f"{k}={v}" for k, v in (env.get("thread_env") or {}).items()) or "unset"],
+        ["load average 1/5/15 min (before; after)",
+         f"{env.get('load_average')}; {env.get('load_average_after', 'n/a')}"],
+        ["timer", f"{env['timer']['name']} ({env['timer']['implementation']}, "
+                  f"resolution {env['timer']['resolution_s']:.0e} s)" if "timer" in env else "n/a"],
+        ["model library", f"{lib.get('package')} {lib.get('version')}" if lib else "n/a"],
+        ["libraries", ", ".join(f"{k} {libs[k]}" for k in keep if k in libs)],
+    ]
+    return {"title": "Measured on", "columns": ["item", "value"], "rows": rows}
+
+
+def _batch_table(profile: RuntimeProfile) -> dict:
+    rows, flags = [], []
+    for i, (size, bp) in enumerate(profile.batches.items()):
+        mem = bp.memory
+        rows.append([
+            size, bp.repeats, bp.warmup, _num(bp.mean_ms), _num(bp.std_ms), _num(bp.cv), _num(bp.min_ms),
+            _num(bp.percentile_ms(50)), _num(bp.percentile_ms(95)), _num(bp.percentile_ms(99)),
+            _num(bp.max_ms), _num(bp.throughput_rows_per_s),
+            _num(mem.tracemalloc_bytes / MB) if mem else None,
+            _num(mem.rss_delta_bytes / MB) if mem and mem.rss_delta_bytes is not None else None,
+        ])
+        if bp.noisy:
+            flags.append(i)
+    return {"title": f"Latency per batch size ({profile.method}, rows from '{profile.evalset}')",
+            "columns": ["batch size", "timed calls", "warm-up", "mean ms", "std ms", "CV", "min ms", "p50 ms",
+                        "p95 ms", "p99 ms", "max ms", "throughput rows/s", "peak tracemalloc MB",
+                        "peak RSS increase MB"],
+            "rows": rows, "flag_rows": flags}
+
+
+def _charts(ctx, profile: RuntimeProfile) -> list[dict]:
+    series = []
+    for size, bp in profile.batches.items():
+        q = [_num(v) for v in np.percentile(bp.timings_ms, [0, 25, 50, 75, 100])]
+        series.append({"name": f"batch {size}", "q": q,
+                       "extra": {"p95": _num(bp.percentile_ms(95)), "p99": _num(bp.percentile_ms(99))}})
+    level = ctx.settings.confidence
+    tput = [(bp.throughput_rows_per_s, *_throughput_interval(ctx, bp, level)) for bp in profile.batches.values()]
+    return [
+        {"kind": "box", "title": "Latency per call by batch size", "ylabel": "ms", "series": series},
+        {"kind": "curve", "xscale": "log", "title": "Throughput against batch size", "x": [float(b) for b in profile.batches],
+         "xlabel": "batch size (rows per call)", "ylabel": "rows/s",
+         "series": [{"name": "throughput", "y": [_num(v) for v, _, _ in tput],
+                     "low": [_num(lo) for _, lo, _ in tput], "high": [_num(hi) for _, _, hi in tput]}],
+         "threshold": {"min": None, "max": None}},
+    ]
+
+
+def _details(ctx, profile: RuntimeProfile) -> dict:
+    return {"tables": [_batch_table(profile), _environment_table(profile.environment)],
+            "charts": _charts(ctx, profile), "notes": profile.notes}
+
+
+def _with_notes(msg: str, profile: RuntimeProfile) -> str:
+    return msg + ("; " + "; ".join(profile.notes) if profile.notes else "")
+
+
+# -- latency percentiles -------------------------------------------------------------------------
+def _percentile_check(ctx, params: LatencyParams, pct: int) -> Measurement:
+    profile = _profile(ctx, params, params.batch_size)
+    bp = profile.batch(params.batch_size)
+    q = pct / 100.0
+    level = ctx.settings.confidence
+    low, high, _, _ = order_statistic_interval(bp.timings_ms, q, level)
+    need = min_repeats_for(q)
+    msg = (f"p{pct} latency at batch size {params.batch_size}: {bp.percentile_ms(pct):.3g} ms over "
+           f"{bp.repeats} timed calls after {bp.warmup} warm-up calls ({profile.method})")
+    return Measurement(
+        value=bp.percentile_ms(pct),
+        interval=Interval(low=low, high=high, level=level, method="order-statistic"),
+        n=bp.repeats,
+        inconclusive=(f"only {bp.repeats} timed calls; p{pct} needs at least {need} "
+                      "(raise repeats or budget_s)") if bp.repeats < need else None,
+        message=_with_notes(msg, profile),
+        details=_details(ctx, profile),
+    )
+
+
+def _register_percentile(pct: int) -> None:
+    def check(ctx, params: LatencyParams) -> Measurement:
+        return _percentile_check(ctx, params, pct)
+
+    check.__doc__ = f"""p{pct} latency of one prediction call, in ms, at a batch size (default 1).
+
+    Value: numpy's {pct}th percentile of the timed calls; interval: distribution-free
+    order-statistic (binomial) interval; n: timed calls.
+    """
+    check.__name__ = f"latency_p{pct}_ms"
+    register_check(f"latency.p{pct}_ms", params=LatencyParams, needs={"model"},
+                   higher_is_better=False)(check)
+
+
+for _pct in (50, 95, 99):
+    _register_percentile(_pct)
+
+
+# -- throughput ----------------------------------------------------------------------------------
+@register_check("latency.throughput_rows_per_s", params=ThroughputParams, needs={"model"}, higher_is_better=True)
+def throughput(ctx, params: ThroughputParams) -> Measurement:
+    """Rows predicted per second at a batch size (default 1024): batch size / mean latency.
+
+    Interval: seeded percentile bootstrap of the mean latency; n: timed calls.
+    """
+    profile = _profile(ctx, params, params.batch_size)
+    bp = profile.batch(params.batch_size)
+    level = ctx.settings.confidence
+    lo, hi = _throughput_interval(ctx, bp, level)
+    msg = (f"throughput at batch size {params.batch_size}: {bp.throughput_rows_per_s:,.0f} rows/s "
+           f"(mean {bp.mean_ms:.3g} ms per call over {bp.repeats} timed calls)")
+    return Measurement(value=bp.throughput_rows_per_s,
+                       interval=Interval(low=lo, high=hi, level=level, method="bootstrap-mean-latency"),
+                       n=bp.repeats, message=_with_notes(msg, profile), details=_details(ctx, profile))
+
+
+# -- memory --------------------------------------------------------------------------------------
+@register_check("latency.peak_memory_mb", params=MemoryParams, needs={"model"}, higher_is_better=False)
+def peak_memory(ctx, params: MemoryParams) -> Measurement:
+    """Peak extra memory of one prediction call, in MB, at a batch size (default the largest profiled).
+
+    ``source``: ``tracemalloc`` (Python and numpy allocations), ``rss`` (resident
+    set increase, catches native allocations) or ``max`` of the two (default).
+    """
+    profile = _profile(ctx, params, params.batch_size)
+    size = params.batch_size or max(profile.batches)
+    mem = profile.batch(size).memory
+    if params.source == "rss" and mem.rss_delta_bytes is None:
+        raise CheckError("resident set size is not available on this platform")
+    by = {"tracemalloc": mem.tracemalloc_bytes, "rss": mem.rss_delta_bytes, "max": mem.peak_bytes}
+    value = by[params.source] / MB
+    msg = (f"peak memory of one call at batch size {size}: {value:.3g} MB ({params.source}; "
+           f"tracemalloc {mem.tracemalloc_bytes / MB:.3g} MB, RSS increase "
+           f"{(mem.rss_delta_bytes or 0) / MB:.3g} MB via {mem.rss_method}, "
+           f"process peak RSS {(mem.rss_peak_bytes or 0) / MB:.0f} MB)")
+    return Measurement(value=value, n=1, message=msg, details=_details(ctx, profile))
+
+
+# -- footprint -----------------------------------------------------------------------------------
+def _footprint_details(rows: list[list], estimator) -> dict:
+    return {"tables": [{"title": "Model footprint", "columns": ["measure", "value"], "rows": rows},
+                       _environment_table(environment(estimator))]}
+
+
+@register_check("latency.model_size_mb", params=SizeParams, needs={"model"}, higher_is_better=False)
+def model_size_mb(ctx, params: SizeParams) -> Measurement:
+    """Model size in MB: pickled estimator (default) or the model file on disk."""
+    size = get_model_size(ctx)
+    nbytes = size.pickled_bytes if params.kind == "pickled" else size.disk_bytes
+    if nbytes is None:
+        raise CheckSkipped(f"no {params.kind} size: {size.note}")
+    rows = [["model file", size.path or "none"],
+            ["size on disk (MB)", _num(size.disk_bytes / MB) if size.disk_bytes is not None else None],
+            ["pickled size (MB)", _num(size.pickled_bytes / MB) if size.pickled_bytes is not None else None],
+            ["note", size.note or ""]]
+    return Measurement(value=nbytes / MB, message=f"model size ({params.kind}): {nbytes / MB:.3g} MB",
+                       details=_footprint_details(rows, ctx.model.estimator))
+
+
+@register_check("latency.cold_start_s", params=ColdStartParams, needs={"model"}, higher_is_better=False)
+def cold_start_s(ctx, params: ColdStartParams) -> Measurement:
+    """Cold start in seconds: load the model file in a fresh process, then predict one row.
+
+    Without a model file the estimator is unpickled in process (libraries
+    already imported, so it understates); the message says which.
+    """
+    try:
+        cs = get_cold_start(ctx, params.method, params.timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise CheckError(f"cold start took longer than timeout_s={params.timeout_s} s") from exc
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise CheckError(f"cold start could not be measured: {exc}") from exc
+    rows = [["method", cs.method], ["load (s), imports included", _num(cs.load_s)],
+            ["first prediction, 1 row (s)", _num(cs.first_predict_s)],
+            ["child process wall time (s)", _num(cs.process_s)]]
+    rows += [[k, v if isinstance(v, str) else _num(v)] for k, v in cs.extra.items()]
+    msg = (f"cold start ({cs.method}): {cs.seconds:.3g} s = load {cs.load_s:.3g} s + first prediction "
+           f"{cs.first_predict_s:.3g} s")
+    return Measurement(value=cs.seconds, n=1, message=msg,
+                       details=_footprint_details(rows, ctx.model.estimator))

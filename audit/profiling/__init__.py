@@ -1,0 +1,52 @@
+"""Runtime performance profiles of the audited model.
+
+:func:`profile_model` times the model's own ``predict_proba`` (or ``predict``)
+on slices of the evaluation set at several batch sizes: warm-up calls, then
+repeated calls timed with ``time.perf_counter_ns`` under a repetition cap and
+a time budget, then peak memory of one call (tracemalloc and RSS). It records
+the machine it ran on. :func:`get_profile` caches one profile per audit so
+every latency check shares it. Model size and cold-start time are measured
+separately, only when a check asks for them. See ``docs/runtime-profile.md``.
+"""
+
+from audit.profiling._cache import get_cold_start, get_model_size, get_profile
+from audit.profiling._environment import environment
+from audit.profiling._footprint import ColdStart, ModelSize, cold_start, model_size
+from audit.profiling._memory import MemoryPeak, measure_peak_memory
+from audit.profiling._profile import (
+    NOISY_CV,
+    NOISY_TAIL_RATIO,
+    BatchProfile,
+    ProfileParams,
+    RuntimeProfile,
+    batches_for,
+    prediction_function,
+    profile_model,
+)
+from audit.profiling._quantiles import min_repeats_for, order_statistic_interval
+from audit.profiling._timing import time_calls, timer_overhead_ns
+
+__all__ = [
+    "NOISY_CV",
+    "NOISY_TAIL_RATIO",
+    "BatchProfile",
+    "ColdStart",
+    "MemoryPeak",
+    "ModelSize",
+    "ProfileParams",
+    "RuntimeProfile",
+    "batches_for",
+    "cold_start",
+    "environment",
+    "get_cold_start",
+    "get_model_size",
+    "get_profile",
+    "measure_peak_memory",
+    "min_repeats_for",
+    "model_size",
+    "order_statistic_interval",
+    "prediction_function",
+    "profile_model",
+    "time_calls",
+    "timer_overhead_ns",
+]
