@@ -50,7 +50,9 @@ class AuditContext:
     dataset: Dataset
     model: ModelAdapter | None
     constraints: dict[str, FeatureConstraint] = field(default_factory=dict)
+    declared_constraints: dict[str, FeatureConstraint] = field(default_factory=dict)
     evalset_specs: dict[str, EvalSetSpec] = field(default_factory=dict)
+    _caches: dict[str, dict] = field(default_factory=dict)
     _sets: dict[str, EvaluationSet] = field(default_factory=dict)
     _preds: dict[str, Predictions] = field(default_factory=dict)
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -148,6 +150,12 @@ class AuditContext:
                 self.timings.setdefault(name, {})["predict_s"] = p.duration_s
             self._preds[name] = p
             return p
+
+    def cache(self, name: str) -> dict:
+        """A per-audit cache shared by the checks of one family (profiles, detector scores,
+        attack results), so work two checks share is done once. Guard writes with ``_lock``."""
+        with self._lock:
+            return self._caches.setdefault(name, {})
 
     def built_evalsets(self) -> dict[str, EvaluationSet]:
         return dict(self._sets)

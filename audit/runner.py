@@ -108,7 +108,8 @@ def _context(lp: LoadedPolicy, options: RunOptions, inputs: _Inputs, model) -> A
                                       ds.reference.X if ds.reference is not None else None)
     specs = {name: EvalSetSpec(name=name, kind=d.kind, severity=d.severity, params=dict(d.params))
              for name, d in p.evalsets.items()}
-    return AuditContext(settings=settings, dataset=ds, model=model, constraints=constraints, evalset_specs=specs)
+    return AuditContext(settings=settings, dataset=ds, model=model, constraints=constraints,
+                        declared_constraints=dict(p.constraints), evalset_specs=specs)
 
 
 def _skip_reason(spec: CheckSpec, ctx: AuditContext) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from audit.constraints import enforce_constraints, frozen_mask
 from audit.evalsets._base import (
     EvalSetBuilder,
     EvalSetSpec,
@@ -19,7 +20,6 @@ from audit.evalsets._base import (
     parse_evalset_name,
     register_evalset,
 )
-from audit.constraints import enforce_constraints, frozen_mask
 
 __all__ = [
     "EvalSetBuilder",

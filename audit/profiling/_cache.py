@@ -25,7 +25,7 @@ _FALLBACK_LOCK = threading.RLock()
 def _store(ctx):
     audit = getattr(ctx, "audit", ctx)  # a CheckContext or the AuditContext itself
     lock = getattr(audit, "_lock", _FALLBACK_LOCK)
-    return audit.__dict__.setdefault("_profiles", {}), lock
+    return audit.cache("profiles"), lock
 
 
 def _model(ctx):

@@ -43,20 +43,22 @@ def print_summary(result: AuditResult, console: Any = None) -> None:
     console = console or Console()
     table = Table(title=f"Audit: {result.policy_name}", title_justify="left", box=box.SIMPLE_HEAD)
     # Numbers and verdicts never wrap; ids and thresholds fold when the terminal is narrow.
-    table.add_column("Check", overflow="fold", min_width=16)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Interval", no_wrap=True)
-    table.add_column("Threshold", overflow="fold")
+    # The verdict comes right after the check so a narrow terminal never cuts it off.
+    table.add_column("Check", overflow="fold", min_width=24, ratio=3)
     table.add_column("Verdict", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Interval", overflow="fold", ratio=1)
+    table.add_column("Threshold", overflow="fold", min_width=12, ratio=1)
     for r in result.results:
         verdict = verdict_str(r.verdict)
         # Text objects: user strings are never parsed as rich markup.
-        check = Text(r.id)
-        check.append(f"\non {r.evalset}", style="dim")
+        check = Text(r.name)
+        where = f"{r.id} on {r.evalset}" if r.name != r.id else f"on {r.evalset}"
+        check.append(f"\n{where}", style="dim")
         if not r.blocking:
             check.append(" (non-blocking)", style="dim")
-        table.add_row(check, Text(fmt_num(r.value)), Text(fmt_interval(r.interval)),
-                      Text(threshold_text(r.threshold)), Text(verdict, style=VERDICT_STYLE.get(verdict, "")))
+        table.add_row(check, Text(verdict, style=VERDICT_STYLE.get(verdict, "")), Text(fmt_num(r.value)),
+                      Text(fmt_interval(r.interval)), Text(threshold_text(r.threshold)))
     console.print(table)
     counts = result.summary.counts or {}
     line = Text("Decision: ")

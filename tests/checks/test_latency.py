@@ -30,7 +30,7 @@ def run(ctx, check_id, **params):
 
 
 def timings(ctx, batch):
-    (prof,) = [v for k, v in ctx._profiles.items() if k[0] == "timing"]
+    (prof,) = [v for k, v in ctx.cache("profiles").items() if k[0] == "timing"]
     return prof.batch(batch).timings_ms
 
 
@@ -131,7 +131,7 @@ def test_details_charts_summarise_the_timings(credit_ctx):
 
 def test_peak_memory_is_the_larger_measure(credit_ctx):
     m = run(credit_ctx, "latency.peak_memory_mb", **SMALL)
-    (prof,) = credit_ctx._profiles.values()
+    (prof,) = credit_ctx.cache("profiles").values()
     mem = prof.batch(32).memory  # default: the largest batch size profiled
     assert m.value == pytest.approx(max(mem.tracemalloc_bytes, mem.rss_delta_bytes or 0) / MB)
     m_tm = run(credit_ctx, "latency.peak_memory_mb", **SMALL, source="tracemalloc", batch_size=1)
@@ -148,7 +148,7 @@ def test_model_size(credit_ctx, tmp_path):
     f = tmp_path / "model.joblib"
     joblib.dump(credit_ctx.model.estimator, f)
     credit_ctx.model.source = str(f)
-    credit_ctx.__dict__.pop("_profiles")
+    credit_ctx._caches.pop("profiles")
     m = run(credit_ctx, "latency.model_size_mb", kind="disk")
     assert m.value == pytest.approx(f.stat().st_size / MB)
 

@@ -1,0 +1,200 @@
+"""Data checks: train/test duplicates, single-feature target leakage, class balance, group representation,
+missing values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit.checks._registry import NoParams, register_check
+from audit.errors import CheckSkipped
+from audit.results import GroupValue, Interval, Measurement
+from audit.stats import group_codes, wilson_interval
+
+__all__ = ["row_hashes", "single_feature_auroc"]
+
+
+def _f(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _wilson(k, n, level):
+    lo, hi = wilson_interval(k, n, level)
+    return Interval(low=_f(lo), high=_f(hi), level=level, method="wilson")
+
+
+def row_hashes(X: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of ``X`` (values only, index ignored), vectorised by pandas."""
+    return pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy()
+
+
+class DupParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_target: bool = Field(False, description="Count a row as duplicate only if its target matches too.")
+
+
+@register_check("data.train_test_duplicates", params=DupParams, needs={"reference"}, higher_is_better=False)
+def train_test_duplicates(ctx, params):
+    """Rows of the evaluation set that also appear exactly in the reference (training) data."""
+    level = ctx.settings.confidence
+    es, ref = ctx.evalset(), ctx.dataset.reference
+    cols = [c for c in es.X.columns if c in ref.X.columns]
+    a, b = es.X[cols], ref.X[cols]
+    if params.include_target:
+        if es.y is None or ref.y is None:
+            raise CheckSkipped("include_target needs labels in both sets")
+        a = a.assign(__y=np.asarray(es.y))
+        b = b.assign(__y=np.asarray(ref.y))
+    # Same dtypes on both sides, so equal rows hash equally.
+    b = b.astype(a.dtypes.to_dict(), errors="ignore")
+    dup = np.isin(row_hashes(a), row_hashes(b))
+    k, n = int(dup.sum()), len(dup)
+    rows = np.flatnonzero(dup)[:20].tolist()
+    table = {"title": "Evaluation rows also in the reference (first 20)", "columns": ["row"],
+             "rows": [[int(r)] for r in rows]}
+    return Measurement(value=k / n if n else None, interval=_wilson(k, n, level), n=n,
+                       details={"duplicates": k, "tables": [table]},
+                       message=f"{k} of {n} evaluation rows ({k / max(n, 1):.2%}) appear in the reference data.")
+
+
+def _oof_target_rate(codes: np.ndarray, t: np.ndarray, k: int, rng) -> np.ndarray:
+    # Out-of-fold mean target per category: a row's score never uses its own label.
+    folds = rng.integers(0, 5, size=len(t))
+    score = np.empty(len(t))
+    prior = t.mean()
+    for f in range(5):
+        tr = folds != f
+        s = np.bincount(codes[tr], weights=t[tr], minlength=k)
+        c = np.bincount(codes[tr], minlength=k)
+        rate = np.where(c > 0, (s + prior) / (c + 1), prior)  # one pseudo-row of the prior: unseen -> prior
+        score[~tr] = rate[codes[~tr]]
+    return score
+
+
+def single_feature_auroc(x: pd.Series, t: np.ndarray, categorical: bool, rng) -> float:
+    """How well one feature alone ranks the positive class: max(AUROC, 1 - AUROC) (0.5 = no signal)."""
+    from sklearn.metrics import roc_auc_score
+
+    if categorical:
+        codes, uniq = pd.factorize(x.astype(object).where(x.notna(), "<missing>"))
+        s = _oof_target_rate(codes, t, len(uniq), rng)
+    else:
+        s = x.to_numpy(dtype=float)
+        s = np.where(np.isnan(s), np.nanmedian(s) if (~np.isnan(s)).any() else 0.0, s)
+    a = roc_auc_score(t, s)
+    return max(a, 1.0 - a)
+
+
+class LeakParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flag_at: float = Field(0.95, gt=0.5, le=1, description="Flag features whose AUROC alone reaches this.")
+
+
+@register_check("data.single_feature_leakage", params=LeakParams, needs={"labels"}, tasks={"classification"},
+                higher_is_better=False)
+def single_feature_leakage(ctx, params):
+    """Largest AUROC any single feature reaches alone on the target (a near-1 value suggests target leakage)."""
+    es = ctx.evalset()
+    if es.y is None:
+        raise CheckSkipped("no labels in this evaluation set")
+    t = (np.asarray(es.y) == ctx.pos_label).astype(np.int64)
+    if t.min() == t.max():
+        raise CheckSkipped("one class only; AUROC is undefined")
+    rng = ctx.rng("leak")
+    kinds = ctx.dataset.feature_types
+    res = [(c, single_feature_auroc(es.X[c], t, kinds.get(c) == "categorical", rng)) for c in es.X.columns]
+    res.sort(key=lambda r: -r[1])
+    flagged = [i for i, (_, a) in enumerate(res) if a >= params.flag_at]
+    groups = [GroupValue(group=c, n=len(t), value=_f(a), extra={"flagged": a >= params.flag_at}) for c, a in res]
+    table = {"title": "Single-feature AUROC (max of AUROC and 1 - AUROC; categorical: out-of-fold target rate)",
+             "columns": ["feature", "type", "AUROC"], "rows": [[c, kinds.get(c, "numeric"), _f(a)] for c, a in res],
+             "flag_rows": flagged}
+    top, a = res[0]
+    return Measurement(value=_f(a), n=len(t), groups=groups, details={"tables": [table]},
+                       message=f"Strongest single feature: {top!r} with AUROC {a:.3f}; "
+                               f"{len(flagged)} feature(s) at or above {params.flag_at:g}.")
+
+
+@register_check("data.class_balance", params=NoParams, needs={"labels"}, tasks={"classification"},
+                higher_is_better=True)
+def class_balance(ctx, params):
+    """Share of the smallest class (Wilson interval)."""
+    level = ctx.settings.confidence
+    es = ctx.evalset()
+    if es.y is None:
+        raise CheckSkipped("no labels in this evaluation set")
+    vals, counts = np.unique(np.asarray(es.y), return_counts=True)
+    n = int(counts.sum())
+    groups = [GroupValue(group=str(v), n=int(c), value=c / n, interval=_wilson(c, n, level))
+              for v, c in zip(vals, counts, strict=True)]
+    i = int(np.argmin(counts))
+    return Measurement(value=counts[i] / n, interval=_wilson(counts[i], n, level), n=n, groups=groups,
+                       message=f"Smallest class {vals[i]!s}: {counts[i]} of {n} rows ({counts[i] / n:.1%}).")
+
+
+class RepParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sensitive: list[str] | None = Field(None, description="Columns; default every sensitive column (each marginally).")
+    intersectional: bool = Field(False, description="Groups are combinations of the columns.")
+
+
+@register_check("data.group_representation", params=RepParams, needs={"sensitive"}, higher_is_better=True)
+def group_representation(ctx, params):
+    """Share of the smallest sensitive group (Wilson interval per group)."""
+    level = ctx.settings.confidence
+    es = ctx.evalset()
+    cols = params.sensitive or list(es.sensitive.columns)
+    if not cols:
+        raise CheckSkipped("no sensitive columns")
+    sets = [cols] if params.intersectional else [[c] for c in cols]
+    groups, labels, vals, lows, highs, flags = [], [], [], [], [], []
+    n = es.n_rows
+    for cs in sets:
+        codes, names = group_codes(es.sensitive, cs)
+        ng = np.bincount(codes, minlength=len(names))
+        for g, c in zip(names, ng, strict=True):
+            iv = _wilson(c, n, level)
+            small = bool(c < ctx.settings.min_group_size)
+            groups.append(GroupValue(group=g, n=int(c), value=c / n, interval=iv, small=small))
+            labels.append(g)
+            vals.append(c / n)
+            lows.append(iv.low)
+            highs.append(iv.high)
+            flags.append(small)
+    i = int(np.argmin(vals))
+    chart = {"kind": "intervals", "title": "Group shares", "labels": labels, "values": vals, "lows": lows,
+             "highs": highs, "xlabel": "share of rows", "threshold": {"min": None, "max": None}, "flags": flags}
+    return Measurement(value=vals[i], interval=groups[i].interval, n=n, groups=groups,
+                       details={"charts": [chart]},
+                       message=f"Smallest group {labels[i]}: {groups[i].n} of {n} rows ({vals[i]:.1%}).")
+
+
+@register_check("data.missing_values", params=NoParams, needs=set(), higher_is_better=False)
+def missing_values(ctx, params):
+    """Largest share of missing values in any column (features and sensitive columns)."""
+    level = ctx.settings.confidence
+    es = ctx.evalset()
+    extra = [c for c in es.sensitive.columns if c not in es.X.columns]
+    frame = pd.concat([es.X, es.sensitive[extra]], axis=1) if extra else es.X
+    k = frame.isna().sum().to_numpy()
+    n = len(frame)
+    order = np.argsort(-k, kind="stable")
+    rows, groups = [], []
+    for j in order:
+        iv = _wilson(k[j], n, level)
+        rows.append([frame.columns[j], int(k[j]), k[j] / n if n else None, iv.low, iv.high])
+        groups.append(GroupValue(group=str(frame.columns[j]), n=n, value=k[j] / n if n else None, interval=iv))
+    j = int(order[0])
+    table = {"title": "Missing values per column", "columns": ["column", "missing", "share", "low", "high"],
+             "rows": rows, "flag_rows": [i for i, r in enumerate(rows) if r[1] > 0]}
+    return Measurement(value=k[j] / n if n else None, interval=_wilson(k[j], n, level), n=n, groups=groups,
+                       details={"tables": [table]},
+                       message=f"Most missing: {frame.columns[j]!r} with {int(k[j])} of {n} ({k[j] / max(n, 1):.1%}).")

@@ -1,0 +1,170 @@
+"""Drift checks: reference (training) data vs an evaluation set, per feature and on model scores.
+
+Per-feature tests come from alibi-detect (``KSDrift`` or ``CVMDrift`` for
+numeric features, ``ChiSquareDrift`` for categorical ones), one univariate
+detector per feature so missing values can be dropped per column. alibi-detect
+only corrects for multiple testing inside one detector and, for feature-level
+decisions, not at all; with a mix of tests the false discovery rate is
+controlled here with our own Benjamini-Hochberg step over all per-feature
+p-values (:func:`bh_qvalues`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit.checks import _encode as E
+from audit.checks._paired import predict_or_explain
+from audit.checks._registry import register_check
+from audit.errors import CheckSkipped
+from audit.results import GroupValue, Interval, Measurement
+from audit.stats import bootstrap_counts, percentile_interval
+
+__all__ = ["bh_qvalues"]
+
+
+def _f(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values): reject where q <= alpha controls the FDR at alpha."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+class FeatureDriftParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numeric_test: Literal["ks", "cvm"] = Field("ks", description="Kolmogorov-Smirnov or Cramer-von Mises.")
+    fdr: float = Field(0.05, gt=0, lt=1, description="False discovery rate for the per-feature decisions.")
+    features: list[str] | None = Field(None, description="Features to test; default all.")
+
+
+def feature_pvalues(ref, cur, feature_types, numeric_test="ks"):
+    """Per-feature (statistic, p-value, test) with alibi-detect's univariate detectors."""
+    E.silence_alibi()
+    from alibi_detect.cd import ChiSquareDrift, CVMDrift, KSDrift
+
+    out = {}
+    for col in cur.columns:
+        if feature_types.get(col) == "categorical":
+            a, b, _ = E.ordinal_pair(ref[col], cur[col])
+            det, test = ChiSquareDrift(a[:, None], p_val=0.05), "chi2"
+        else:
+            a = ref[col].to_numpy(dtype=float)
+            b = cur[col].to_numpy(dtype=float)
+            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+            if len(a) < 2 or len(b) < 2:
+                out[col] = (None, None, numeric_test)
+                continue
+            cls = KSDrift if numeric_test == "ks" else CVMDrift
+            det, test = cls(a[:, None], p_val=0.05), numeric_test
+        r = det.predict(b[:, None], drift_type="feature", return_p_val=True, return_distance=True)["data"]
+        out[col] = (float(r["distance"][0]), float(r["p_val"][0]), test)
+    return out
+
+
+@register_check("shift.feature_drift", params=FeatureDriftParams, needs={"reference"}, higher_is_better=False)
+def feature_drift(ctx, params):
+    """Share of features whose distribution differs from the reference (alibi-detect tests, BH-FDR control)."""
+    ref = ctx.dataset.reference
+    es = ctx.evalset()
+    cols = params.features or list(es.X.columns)
+    missing = [c for c in cols if c not in es.X.columns or c not in ref.X.columns]
+    if missing:
+        raise CheckSkipped(f"feature(s) {missing} not in both the reference and the evaluation set")
+    res = feature_pvalues(ref.X[cols], es.X[cols], ctx.dataset.feature_types, params.numeric_test)
+    tested = [c for c in cols if res[c][1] is not None]
+    q = dict(zip(tested, bh_qvalues(np.array([res[c][1] for c in tested])), strict=True))
+    rows, groups, flags = [], [], []
+    for i, c in enumerate(cols):
+        stat, p, test = res[c]
+        qv = q.get(c)
+        drifted = qv is not None and qv <= params.fdr
+        rows.append([c, test, _f(stat), _f(p), _f(qv), "drift" if drifted else "no drift"])
+        if drifted:
+            flags.append(i)
+        groups.append(GroupValue(group=c, n=int(es.n_rows), value=_f(p),
+                                 extra={"test": test, "statistic": _f(stat), "q_value": _f(qv),
+                                        "drifted": bool(drifted)}))
+    share = len(flags) / len(tested) if tested else None
+    table = {"title": f"Drift per feature (reference vs {ctx.evalset_name}; BH-FDR {params.fdr:g})",
+             "columns": ["feature", "test", "statistic", "p-value", "q-value", "decision"], "rows": rows,
+             "flag_rows": flags}
+    names = [cols[i] for i in flags]
+    return Measurement(value=share, n=int(es.n_rows), groups=groups, details={"tables": [table]},
+                       message=f"{len(flags)} of {len(tested)} feature(s) drifted at FDR {params.fdr:g}"
+                               + (f": {', '.join(names)}." if names else "."))
+
+
+class PredictionDriftParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    statistic: Literal["psi", "ks"] = Field("psi", description="Population stability index or KS distance.")
+    bins: int = Field(10, ge=2, le=100, description="PSI bins: quantiles of the reference scores.")
+
+
+def _scores(p, task):
+    if task == "regression" or p.proba is None:
+        return np.asarray(p.labels, dtype=float)
+    s = p.score
+    return s if s is not None else p.proba.max(axis=1)
+
+
+def psi(ref_counts, cur_counts, eps: float = 1e-4):
+    """Population stability index of two histograms (vectorised over leading axes)."""
+    a = np.asarray(ref_counts, dtype=float)
+    b = np.asarray(cur_counts, dtype=float)
+    pa = np.clip(a / a.sum(-1, keepdims=True), eps, None)
+    pb = np.clip(b / b.sum(-1, keepdims=True), eps, None)
+    return ((pb - pa) * np.log(pb / pa)).sum(-1)
+
+
+@register_check("shift.prediction_drift", params=PredictionDriftParams, needs={"model", "reference"},
+                higher_is_better=False)
+def prediction_drift(ctx, params):
+    """Drift of the model's score distribution between the reference data and an evaluation set (PSI or KS)."""
+    level = ctx.settings.confidence
+    ref = _scores(predict_or_explain(ctx, "reference"), ctx.task)
+    cur = _scores(predict_or_explain(ctx, ctx.evalset_name), ctx.task)
+    E.silence_alibi()
+    from alibi_detect.cd import KSDrift
+
+    ks = KSDrift(ref[:, None], p_val=0.05).predict(cur[:, None], drift_type="feature", return_p_val=True,
+                                                  return_distance=True)["data"]
+    d, p = float(ks["distance"][0]), float(ks["p_val"][0])
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, params.bins + 1))[1:-1])
+    hr = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
+    hc = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
+    value, interval = d, None
+    if params.statistic == "psi":
+        rng = ctx.rng("psi")
+        reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
+        lo, hi = percentile_interval(reps, level)
+        value = float(psi(hr, hc))
+        interval = Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts")
+    lo_e, hi_e = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
+    he = np.linspace(lo_e, hi_e if hi_e > lo_e else lo_e + 1, 31)
+    chart = {"kind": "histogram", "title": "Model scores: reference vs evaluation set", "xlabel": "score",
+             "edges": he.tolist(),
+             "series": [{"name": "reference", "counts": np.histogram(ref, he)[0].tolist()},
+                        {"name": ctx.evalset_name, "counts": np.histogram(cur, he)[0].tolist()}]}
+    return Measurement(value=value, interval=interval, n=len(cur),
+                       details={"psi": float(psi(hr, hc)), "ks_distance": d, "ks_p_value": p,
+                                "charts": [chart]},
+                       message=f"Score drift vs reference: PSI {float(psi(hr, hc)):.4g}, KS {d:.4g} (p={p:.3g}).")
