@@ -9,8 +9,8 @@ check gets: the same caches plus the evaluation set and seed of that check.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
