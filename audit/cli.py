@@ -169,10 +169,11 @@ def _cmd_demo(args) -> int:
     if args.torch:
         from audit.data.digits_demo import write_digits_demo
 
-        paths = write_digits_demo(work)
-        policy = _repo_policies() / "digits-torch.yaml"
-        opts = RunOptions(data=str(paths["holdout"]), reference=str(paths.get("train")),
-                          seed=args.seed, progress=not args.quiet)
+        # The digits demo writes its own policy beside its data (model: an entry point that
+        # retrains the seeded network, so no pickle is loaded).
+        paths = write_digits_demo(work, seed=0 if args.seed is None else args.seed)
+        policy = paths["policy"]
+        opts = RunOptions(seed=args.seed, progress=not args.quiet)
     else:
         from audit.data.demo import write_demo
 

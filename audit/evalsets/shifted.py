@@ -17,6 +17,7 @@ Severity per kind:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -182,5 +183,5 @@ def reference(ctx, base, params, severity, rng):
     # Not derived from base: source_index is -1 (no base row to pair with).
     return EvaluationSet(name="reference", kind="reference", X=X, y=ref.y, sensitive=sens,
                          source_index=np.full(len(X), -1, dtype=np.int64),
-                         description=f"The reference data ({ref.source or 'reference'}), {len(X)} rows.",
+                         description=f"The reference data ({Path(ref.source).name if ref.source else 'reference'}), {len(X)} rows.",
                          meta={"report": {"paired": False}})
