@@ -3,7 +3,7 @@
 The folder is ``<policy-name-slug>-<UTC start time YYYYmmddTHHMMSSZ>`` under the
 output folder (``-2``, ``-3`` ... appended when it exists: an earlier report is
 never overwritten). Files are written into a hidden temporary sibling
-(``.<name>.tmp-XXXX``) that is renamed into place at the end, so a crash never
+(``.<name>.tmp-<random>``) that is renamed into place at the end, so a crash never
 leaves a half-written folder under the final name.
 """
 
