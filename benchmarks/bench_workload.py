@@ -101,7 +101,13 @@ def run(size: int, folder: Path, pdf: bool) -> dict:
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 1):
         raise RuntimeError(proc.stderr)
-    return {"rows": size, "fit_s": fit_s, "audit_s": wall}
+    import json
+
+    res = json.loads(next((folder / "reports").glob("*/results.json")).read_text())
+    slow = sorted(res["results"], key=lambda r: -r["duration_s"])[:3]
+    return {"rows": size, "fit_s": fit_s, "audit_s": wall, "runner_s": res["manifest"]["wall_time_s"],
+            "counts": {k: v for k, v in res["summary"]["counts"].items() if v},
+            "slowest": ", ".join(f"{r['id']} {r['duration_s']:.1f}s" for r in slow)}
 
 
 def main() -> None:
@@ -109,13 +115,14 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[7000, 70000, 280000])
     ap.add_argument("--pdf", action="store_true", help="also render the PDF (default: HTML, JSON, JUnit)")
     args = ap.parse_args()
-    print(f"{'rows':>8} {'fit (s)':>8} {'audit (s)':>10}   others (s): " + ", ".join(THEIRS[70000]))
+    print(f"{'rows':>8} {'fit (s)':>8} {'audit (s)':>10} {'checks (s)':>10}   others (s)")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             r = run(size, Path(tmp), args.pdf)
         others = THEIRS.get(size, {})
-        print(f"{r['rows']:>8} {r['fit_s']:>8.1f} {r['audit_s']:>10.1f}   "
+        print(f"{r['rows']:>8} {r['fit_s']:>8.1f} {r['audit_s']:>10.1f} {r['runner_s']:>10.1f}   "
               + ", ".join(f"{k} {v}" for k, v in others.items()), flush=True)
+        print(f"{'':>8} verdicts {r['counts']}; slowest: {r['slowest']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,288 @@
+"""The one fairness engine behind every registered fairness check.
+
+A :class:`FairnessMetric` says which per-group metric(s) a check compares
+and how (difference, ratio, or the min/max of the metric itself);
+:func:`measure` turns predictions into a :class:`~audit.results.Measurement`
+with bootstrap intervals, per-group rows, a table and charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit.errors import CheckError, CheckSkipped
+from audit.fairness._disparity import combine, comparison_index, disparity, group_gaps
+from audit.fairness._groups import Partition, group_structure
+from audit.fairness._metrics import RATES, REGRESSION, RateMetric, balanced_accuracy, ece_from_bins
+from audit.fairness._stats import calibration_stats, classification_stats, regression_stats
+from audit.results import GroupValue, Interval, Measurement
+from audit.stats import percentile_interval, wilson_interval
+
+__all__ = ["Component", "FairnessMetric", "measure"]
+
+N_SUB = 10  # calibration sub-bins per ECE bin (bounds the replicate approximation)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One per-group metric: ``fn(stats) -> (value, support)``."""
+
+    name: str
+    label: str
+    fn: Callable
+    higher_is_better: bool
+
+    @property
+    def rate(self) -> RateMetric | None:
+        return self.fn if isinstance(self.fn, RateMetric) else None
+
+
+def rate(name: str) -> Component:
+    m = RATES[name]
+    return Component(name, m.label, m, m.higher_is_better)
+
+
+def component(name: str) -> Component:
+    """The per-group metric called ``name``."""
+    if name in RATES:
+        return rate(name)
+    if name == "balanced_accuracy":
+        return Component(name, "balanced accuracy", balanced_accuracy, True)
+    if name in REGRESSION:
+        fn, label, hib = REGRESSION[name]
+        return Component(name, label, fn, hib)
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class FairnessMetric:
+    """What a fairness check measures.
+
+    Attributes
+    ----------
+    title : str
+        For messages, e.g. "Demographic parity difference".
+    components : tuple of str
+        Per-group metrics; several (equalized odds) combine as the worst.
+    kind : {"difference", "ratio", "aggregate"}
+    family : {"classification", "calibration", "regression"}
+    """
+
+    title: str
+    components: tuple[str, ...]
+    kind: str
+    family: str = "classification"
+
+
+# -- inputs -------------------------------------------------------------------
+
+def _inputs(ctx, params, metric: FairnessMetric):
+    es = ctx.evalset()
+    if es.y is None:
+        raise CheckSkipped("no labels in this evaluation set")
+    cols = list(params.sensitive) if params.sensitive else list(es.sensitive.columns)
+    if not cols:
+        raise CheckSkipped("no sensitive columns: name them in data.sensitive or the check's params")
+    absent = [c for c in cols if c not in es.sensitive.columns]
+    if absent:
+        raise CheckError(f"sensitive column(s) {absent} not in the data; "
+                         f"available: {list(es.sensitive.columns)}")
+    try:
+        gs = group_structure(es.sensitive, cols, params.groups, params.missing, owner=es)
+    except ValueError as exc:
+        raise CheckError(f"{exc} (params missing: error); use missing: group to audit them "
+                         "as their own group") from None
+    return es, cols, gs, ctx.predictions()
+
+
+def _score(pred, pos_label):
+    s = pred.score
+    if s is None and pred.proba is not None and pred.classes is not None and pred.proba.ndim == 2:
+        hit = np.flatnonzero(np.asarray(pred.classes) == pos_label)
+        s = pred.proba[:, hit[0]] if hit.size else None
+    if s is None:
+        raise CheckSkipped("needs positive-class scores (predict_proba or a score column)")
+    return np.asarray(s, dtype=float)
+
+
+def _stats(ctx, es, gs, pred, metric, params):
+    n_boot, rng = ctx.settings.n_boot, ctx.rng("fairness-bootstrap")
+    if metric.family == "regression":
+        return regression_stats(es.y, pred.labels, gs.codes, gs.n_fine, n_boot, rng), None
+    counts = classification_stats(es.y, pred.labels, ctx.pos_label, gs.codes, gs.n_fine, n_boot, rng)
+    if metric.family == "calibration":
+        cal = calibration_stats(es.y, _score(pred, ctx.pos_label), ctx.pos_label, gs.codes,
+                                gs.n_fine, params.n_bins, N_SUB, n_boot, rng)
+        return cal, counts
+    return counts, counts
+
+
+def _components(metric, params) -> list[Component]:
+    if metric.family == "calibration":
+        nb = params.n_bins
+        fn = lambda s: ece_from_bins(s, nb, N_SUB)  # noqa: E731
+        return [Component("ece", "expected calibration error", fn, False)]
+    return [component(c) for c in metric.components]
+
+
+# -- per partition --------------------------------------------------------------
+
+def _reference_index(part: Partition, ref) -> int:
+    if isinstance(ref, dict):
+        missing = [c for c in part.columns if c not in ref]
+        if missing:
+            raise CheckError(f"reference_group has no value for column(s) {missing}")
+        want = " & ".join(f"{c}={ref[c]}" for c in part.columns)
+        hits = [i for i, lab in enumerate(part.labels) if lab == want]
+    else:
+        hits = [i for i, lab in enumerate(part.labels) if lab == str(ref)]
+        if not hits and len(part.columns) == 1:
+            hits = [i for i, v in enumerate(part.values) if v[0] == str(ref)]
+    if not hits:
+        raise CheckError(f"reference group {ref!r} not found among {part.labels}")
+    return hits[0]
+
+
+@dataclass
+class _PartResult:
+    part: Partition
+    n: np.ndarray
+    values: list[np.ndarray]       # per component, point (G,)
+    reps: list[np.ndarray]         # per component, (B, G)
+    small: np.ndarray
+    include: np.ndarray
+    point: float
+    boot: np.ndarray
+    point_all: float               # over every group, small ones included
+    gaps: np.ndarray
+    cmp: int | None
+    counts: np.ndarray | None      # confusion counts (G, 4) for the extras
+    per_comp: list[float] | None = None  # point disparity of each component
+
+
+def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartResult:
+    s, r = part.aggregate(stats), part.aggregate(reps)
+    vals, rvals, support = [], [], []
+    for c in comps:
+        v, sup = c.fn(s)
+        vals.append(np.asarray(v, dtype=float))
+        rvals.append(np.asarray(c.fn(r)[0], dtype=float))
+        support.append(np.asarray(sup, dtype=float))
+    small = np.min(support, axis=0) < min_size
+    include = ~small if params.small_groups == "exclude" else np.ones_like(small)
+    cnt = part.aggregate(counts) if counts is not None else None
+    n = cnt.sum(-1) if cnt is not None else s[:, 0]  # regression stats start with the row count
+    if metric.kind == "aggregate":
+        red = np.nanmin if params.aggregate == "min" else np.nanmax
+        pick = lambda v, inc: _red(red, np.where(inc, v, np.nan))  # noqa: E731
+        point, boot, point_all = pick(vals[0], include), pick(rvals[0], include), pick(vals[0], True)
+        return _PartResult(part, n, vals, rvals, small, include, point, boot, point_all,
+                           np.full_like(vals[0], np.nan), None, cnt)
+    ref = _reference_index(part, params.reference_group) if params.compare_to == "reference" else None
+    per_comp = [float(disparity(v, metric.kind, include, ref)) for v in vals]
+    point = combine([np.asarray(x) for x in per_comp], metric.kind)
+    point_all = combine([disparity(v, metric.kind, np.ones_like(small), ref) for v in vals], metric.kind)
+    boot = combine([disparity(v, metric.kind, include, ref) for v in rvals], metric.kind)
+    gaps, cmp = [], None
+    for v, c in zip(vals, comps, strict=True):
+        cmp = comparison_index(v, include, params.compare_to, c.higher_is_better, ref)
+        gaps.append(group_gaps(v, metric.kind, cmp))
+    return _PartResult(part, n, vals, rvals, small, include, float(point), boot, float(point_all),
+                       combine(gaps, metric.kind), cmp, cnt, per_comp)
+
+
+def _red(fn, a):
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(a, axis=-1)
+
+
+# -- assembling the measurement ----------------------------------------------------
+
+def _f(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _vi(v, lo, hi) -> dict:
+    return {"value": _f(v), "low": _f(lo), "high": _f(hi)}
+
+
+_EXTRAS = ("base_rate", "selection_rate", "tpr", "fpr", "precision")
+
+
+def _group_rows(pr: _PartResult, comps, level):
+    lo_b, hi_b = percentile_interval(pr.reps[0], level)
+    first = comps[0]
+    if first.rate is not None:
+        k, n = first.rate.counts(pr.counts)
+        lo_w, hi_w = wilson_interval(k, n, level)
+        lo, hi, method = lo_w, hi_w, "wilson"
+    else:
+        lo, hi, method = lo_b, hi_b, "bootstrap-counts"
+    rows = []
+    for g, label in enumerate(pr.part.labels):
+        extra = {"partition": " & ".join(pr.part.columns), "included": bool(pr.include[g])}
+        if pr.counts is not None:
+            for name in _EXTRAS:
+                kk, nn = RATES[name].counts(pr.counts[g])
+                wl, wh = wilson_interval(kk, nn, level)
+                extra[name] = _vi(kk / nn if nn else np.nan, wl, wh)
+        for v, c, rv in zip(pr.values[1:], comps[1:], pr.reps[1:], strict=True):
+            clo, chi = percentile_interval(rv[:, g], level)
+            extra[c.name] = _vi(v[g], clo, chi)
+        if np.isfinite(pr.gaps[g]):
+            extra["gap"] = _f(pr.gaps[g])
+        rows.append(GroupValue(group=label, n=int(round(pr.n[g])), value=_f(pr.values[0][g]),
+                               interval=Interval(low=_f(lo[g]), high=_f(hi[g]), level=level, method=method),
+                               small=bool(pr.small[g]), extra=extra))
+    return rows
+
+
+def measure(ctx, params, metric: FairnessMetric) -> Measurement:
+    """Measure ``metric`` on the check's evaluation set; see :mod:`audit.fairness`."""
+    es, cols, gs, pred = _inputs(ctx, params, metric)
+    level = ctx.settings.confidence
+    min_size = params.min_group_size or ctx.settings.min_group_size
+    (stats, reps), cnt = _stats(ctx, es, gs, pred, metric, params)
+    counts = cnt[0] if cnt is not None else None
+    comps = _components(metric, params)
+    parts = [_part(p, stats, reps, counts, comps, metric, params, min_size) for p in gs.partitions]
+
+    kind = metric.kind if metric.kind != "aggregate" else ("ratio" if params.aggregate == "min" else "difference")
+    value = combine([np.asarray(p.point) for p in parts], kind)
+    boot = combine([np.asarray(p.boot) for p in parts], kind)
+    value_all = combine([np.asarray(p.point_all) for p in parts], kind)
+    lo, hi = percentile_interval(boot, level)
+    groups = [row for p in parts for row in _group_rows(p, comps, level)]
+    small = [g for g in groups if g.small]
+    reason = None
+    if small and params.small_groups == "inconclusive":
+        reason = (f"{len(small)} group(s) below min_group_size={min_size}: "
+                  + ", ".join(f"{g.group} (n={g.n})" for g in small))
+    elif not np.isfinite(value):
+        reason = "fewer than two groups with a defined value" + (
+            f" of at least {min_size} rows" if small else "")
+    from audit.fairness._report import details, message
+
+    return Measurement(
+        value=_f(value),
+        interval=Interval(low=_f(lo), high=_f(hi), level=level, method=_method(metric)),
+        n=int(len(es.y)),
+        groups=groups,
+        inconclusive=reason,
+        message=message(metric, params, comps, parts, value, lo, hi, value_all, small, min_size, level),
+        details=details(metric, params, comps, parts, groups),
+    )
+
+
+def _method(metric) -> str:
+    return "bootstrap-rows" if metric.family == "regression" else "bootstrap-counts"
