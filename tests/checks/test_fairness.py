@@ -146,8 +146,8 @@ def test_predictions_only_audit_equals_live_model_audit(tmp_path):
     """A CSV with label, prediction and score columns gives the numbers the live model gave."""
     from audit.data.demo import FEATURES, make_credit_data, train_demo_model
     from audit.models import wrap_model
-    from audit.runner import RunOptions, run_audit
     from audit.policy import load_policy
+    from audit.runner import RunOptions, run_audit
 
     data = make_credit_data(3000, seed=4)
     train, hold = data.iloc[:2000].reset_index(drop=True), data.iloc[2000:].reset_index(drop=True)
