@@ -205,18 +205,24 @@ def _cmd_checks(args) -> int:
                           for cid, s in checks.items()}, indent=2))
         return 0
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title=f"{len(checks)} registered checks", show_lines=False)
-    for col in ("id", "description", "parameters", "needs"):
-        t.add_column(col, overflow="fold")
+    # One block per check (not a table), so it reads at any terminal width.
+    console = Console(highlight=False)
+    console.print(Text(f"{len(checks)} registered checks; use an id in a policy's checks list.\n", style="bold"))
+    family = None
     for cid, s in checks.items():
-        params = []
-        for name, f in s.params.model_fields.items():
-            default = "required" if f.is_required() else repr(f.default)
-            params.append(f"{name}={default}")
-        t.add_row(cid, s.description, ", ".join(params) or "-", ", ".join(sorted(s.needs)))
-    Console().print(t)
+        if s.family != family:
+            family = s.family
+            console.print(Text(family, style="bold underline"))
+        params = [f"{name}={'required' if f.is_required() else repr(f.default)}"
+                  for name, f in s.params.model_fields.items()]
+        line = Text("  ")
+        line.append(cid, style="bold cyan")
+        line.append(f"  {s.description}")
+        console.print(line)
+        console.print(Text(f"      params: {', '.join(params) or '-'}   needs: {', '.join(sorted(s.needs))}",
+                           style="dim"))
     return 0
 
 

@@ -84,10 +84,14 @@ def _paired(ctx, name, metric, rng, cols=None):
     return P.PairedResult(rb.base, re_.pert, rb.base_reps, re_.pert_reps), names, ng, False
 
 
+def _metric(ctx, params) -> str:
+    return params.metric or ("accuracy" if ctx.task == "classification" else "mae")
+
+
 class MetricDropParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metric: Metric = "accuracy"
+    metric: Metric | None = Field(None, description="Default: accuracy for classifiers, mae for regressors.")
     mode: Literal["absolute", "relative"] = "absolute"
     kind: str | None = Field(None, description="Evaluation-set kind for the degradation curve, e.g. perturbed.noise.")
     severities: list[float] | None = Field(None, description="Severities of the curve: sets '<kind>@<severity>'.")
@@ -109,7 +113,7 @@ def _curve_kind(ctx, params) -> str | None:
                 default_evalset=DEFAULT_SET, higher_is_better=False)
 def metric_drop(ctx, params):
     """Drop of a metric from the base set to a perturbed set on the same rows (paired bootstrap interval)."""
-    level, metric, mode = ctx.settings.confidence, params.metric, params.mode
+    level, metric, mode = ctx.settings.confidence, _metric(ctx, params), params.mode
     kind = _curve_kind(ctx, params)
     curve = []
     if kind is not None:
@@ -227,7 +231,7 @@ def flip_rate(ctx, params):
 class GapParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metric: Metric = "accuracy"
+    metric: Metric | None = Field(None, description="Default: accuracy for classifiers, mae for regressors.")
     mode: Literal["absolute", "relative"] = "absolute"
     sensitive: list[str] | None = Field(None, description="One column, or several for intersectional groups; "
                                                           "default the first sensitive column.")
@@ -237,7 +241,7 @@ class GapParams(BaseModel):
                 default_evalset=DEFAULT_SET, higher_is_better=False)
 def group_degradation_gap(ctx, params):
     """Largest difference between sensitive groups in metric drop: robustness as a fairness question."""
-    level, metric, mode = ctx.settings.confidence, params.metric, params.mode
+    level, metric, mode = ctx.settings.confidence, _metric(ctx, params), params.mode
     es = ctx.evalset()
     if es.sensitive is None or es.sensitive.shape[1] == 0:
         raise CheckSkipped("no sensitive columns")
