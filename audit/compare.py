@@ -17,7 +17,8 @@ from audit.checks import get_check
 from audit.errors import InputError
 from audit.results import AuditResult, CheckResult, Verdict
 
-__all__ = ["load_results", "result_key", "direction", "compare_one", "apply_baseline", "compare_runs"]
+__all__ = ["load_results", "result_key", "direction", "compare_one", "apply_baseline", "changed_files",
+           "compare_runs"]
 
 _VERDICT_RANK = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.INCONCLUSIVE: 2, Verdict.SKIPPED: 2,
                  Verdict.FAIL: 3, Verdict.ERROR: 3}
@@ -99,6 +100,13 @@ def apply_baseline(results: list[CheckResult], baseline: AuditResult, policy=Non
     return out
 
 
+def changed_files(before: dict, after: dict) -> dict:
+    """Inputs (policy, model, data, reference) whose SHA-256 differs between two manifests."""
+    return {k: {"before": (before.get(k) or {}).get("sha256"), "after": (after.get(k) or {}).get("sha256")}
+            for k in sorted(set(before) | set(after))
+            if (before.get(k) or {}).get("sha256") != (after.get(k) or {}).get("sha256")}
+
+
 def compare_runs(a: AuditResult, b: AuditResult) -> dict:
     """Compare run ``a`` (before) with run ``b`` (after): rows, hash changes and the regression flag.
 
@@ -122,10 +130,7 @@ def compare_runs(a: AuditResult, b: AuditResult) -> dict:
     for k, r in a_by.items():
         rows.append({"key": k, "name": r.name, "evalset": r.evalset, "status": "removed",
                      "before": r.value, "before_verdict": r.verdict.value, "regression": False})
-    fa, fb = a.manifest.get("files", {}), b.manifest.get("files", {})
-    changed = {k: {"before": (fa.get(k) or {}).get("sha256"), "after": (fb.get(k) or {}).get("sha256")}
-               for k in sorted(set(fa) | set(fb))
-               if (fa.get(k) or {}).get("sha256") != (fb.get(k) or {}).get("sha256")}
+    changed = changed_files(a.manifest.get("files", {}), b.manifest.get("files", {}))
     return {"rows": rows, "changed_files": changed, "regressions": sum(r["regression"] for r in rows),
             "before": {"policy": a.policy_name, "started_at": a.manifest.get("started_at")},
             "after": {"policy": b.policy_name, "started_at": b.manifest.get("started_at")}}

@@ -230,10 +230,14 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
             advance(entry.id, 0)
             results.append(_run_one(ctx, i, entry, p.defaults.decision))
             advance(entry.id, 1)
+    changed_inputs = None
     if options.baseline:
-        from audit.compare import apply_baseline, load_results
+        from audit.compare import apply_baseline, changed_files, load_results
 
-        results = apply_baseline(results, load_results(options.baseline), p)
+        baseline = load_results(options.baseline)
+        results = apply_baseline(results, baseline, p)
+        # Policy, model or data that differ from the baseline run's (by SHA-256), for the reviewer.
+        changed_inputs = changed_files(baseline.manifest.get("files", {}), files)
     summary = summarise(results, p.defaults.inconclusive_fails)
     manifest = {
         "toolkit_version": library_versions().get("audit", "unknown"),
@@ -247,6 +251,7 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
         "inconclusive_fails": p.defaults.inconclusive_fails,
         "files": files,
         "baseline": options.baseline,
+        "changed_since_baseline": changed_inputs,
         "libraries": library_versions(),
         "hardware": hardware(),
         "timings": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in ctx.timings.items()},

@@ -111,3 +111,25 @@ def test_summary_gating():
     assert summarise([r(Verdict.INCONCLUSIVE)]).exit_code == 0
     assert summarise([r(Verdict.INCONCLUSIVE)], inconclusive_fails=True).exit_code == 1
     assert summarise([r(Verdict.PASS)]).decision == "PASS"
+
+
+def test_policy_models_list_audits_each_model(test_checks, demo_files, tmp_path):
+    text = POLICY.replace("model: {{path: {model}}}",
+                          "models:\n  - {{name: first, path: {model}}}\n  - {{name: second, path: {model}}}")
+    from audit.runner import run_audits
+
+    results = run_audits(_policy(tmp_path, demo_files, text), RunOptions(progress=False))
+    assert [r.manifest["model_name"] for r in results] == ["first", "second"]
+    assert [r.verdict for r in results[0].results] == [r.verdict for r in results[1].results]
+
+
+def test_baseline_run_records_changed_inputs(test_checks, demo_files, tmp_path):
+    first = run_audit(_policy(tmp_path, demo_files), RunOptions(progress=False))
+    base = tmp_path / "base.json"
+    base.write_text(first.model_dump_json())
+    again = run_audit(_policy(tmp_path, demo_files), RunOptions(progress=False, baseline=str(base)))
+    assert again.manifest["changed_since_baseline"] == {}
+    assert all(r.baseline["matched"] for r in again.results)
+    edited = POLICY.replace("too many rows wanted", "too many rows, renamed")
+    third = run_audit(_policy(tmp_path, demo_files, edited), RunOptions(progress=False, baseline=str(base)))
+    assert set(third.manifest["changed_since_baseline"]) == {"policy"}
