@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, select_autoescape
 
 from audit.compare import load_results, result_key
+from audit.report._format import slug
 
 __all__ = ["collect_history", "render_history_html", "write_history", "render_comparison_html",
            "write_comparison", "print_comparison", "models_table", "write_models_report"]
@@ -178,18 +179,12 @@ def write_models_report(results: list, out: str | Path, pdf: bool = True) -> Pat
         row["chart"] = chart_svg(spec) if any(v is not None for v in spec["values"]) else None
     html = _MODELS.render(css=_CSS, **data)
     stamp = results[0].manifest.get("started_at", "").replace("-", "").replace(":", "")
-    folder = Path(out) / f"{_slug(data['policy'])}-models-{stamp}"
+    folder = Path(out) / f"{slug(data['policy'])}-models-{stamp}"
     i = 2
     while folder.exists():
         folder = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{i}")
         i += 1
     return _write(folder, "models", html, pdf)
-
-
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "audit"
 
 
 def print_comparison(cmp: dict) -> None:
