@@ -9,6 +9,7 @@ check gets: the same caches plus the evaluation set and seed of that check.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,6 @@ class AuditContext:
             return es
 
     def _build(self, name: str) -> EvaluationSet:
-        import time
-
         if name == "base":
             d = self.dataset
             return EvaluationSet(
@@ -148,6 +147,8 @@ class AuditContext:
             else:
                 p = self.model.predict_all(es.X, self.task)
                 self.timings.setdefault(name, {})["predict_s"] = p.duration_s
+            # Every check reading ``.score`` then gets the policy's positive class.
+            p.pos_label = self.pos_label
             self._preds[name] = p
             return p
 

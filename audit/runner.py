@@ -15,6 +15,7 @@ from pathlib import Path
 from audit.checks import CheckSpec, get_check
 from audit.constraints import resolve_constraints
 from audit.context import AuditContext, AuditSettings
+from audit.data.dataset import Dataset
 from audit.data.loading import load_dataset
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
@@ -58,9 +59,10 @@ def run_policy_file_all(policy_path: str | Path, options: RunOptions = RunOption
 
 @dataclass
 class _Inputs:
-    dataset: object
+    dataset: Dataset
     task: str
     files: dict
+    constraints: dict
 
 
 def _load_inputs(lp: LoadedPolicy, options: RunOptions) -> _Inputs:
@@ -77,7 +79,10 @@ def _load_inputs(lp: LoadedPolicy, options: RunOptions) -> _Inputs:
     if ref_path is not None:
         files["reference"] = {"path": str(ref_path), "sha256": file_sha256(ref_path),
                               "rows": dataset.reference.n_rows}
-    return _Inputs(dataset, task, files)
+    # Completed once from the data: the same for every candidate model.
+    constraints = resolve_constraints(dataset.X, dataset.feature_types, dict(p.constraints),
+                                      dataset.reference.X if dataset.reference is not None else None)
+    return _Inputs(dataset, task, files, constraints)
 
 
 def _model_loaders(lp: LoadedPolicy, options: RunOptions) -> list[tuple[str, object]]:
@@ -104,11 +109,9 @@ def _context(lp: LoadedPolicy, options: RunOptions, inputs: _Inputs, model) -> A
         n_boot=p.defaults.n_boot, min_group_size=p.defaults.min_group_size, task=inputs.task,
         pos_label=p.pos_label,
     )
-    constraints = resolve_constraints(ds.X, ds.feature_types, dict(p.constraints),
-                                      ds.reference.X if ds.reference is not None else None)
     specs = {name: EvalSetSpec(name=name, kind=d.kind, severity=d.severity, params=dict(d.params))
              for name, d in p.evalsets.items()}
-    return AuditContext(settings=settings, dataset=ds, model=model, constraints=constraints,
+    return AuditContext(settings=settings, dataset=ds, model=model, constraints=dict(inputs.constraints),
                         declared_constraints=dict(p.constraints), evalset_specs=specs)
 
 
@@ -239,8 +242,9 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
         # Policy, model or data that differ from the baseline run's (by SHA-256), for the reviewer.
         changed_inputs = changed_files(baseline.manifest.get("files", {}), files)
     summary = summarise(results, p.defaults.inconclusive_fails)
+    versions = library_versions()
     manifest = {
-        "toolkit_version": library_versions().get("audit", "unknown"),
+        "toolkit_version": versions.get("audit", "unknown"),
         "started_at": started,
         "finished_at": utc_now(),
         "wall_time_s": round(time.perf_counter() - t0, 3),
@@ -252,7 +256,7 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
         "files": files,
         "baseline": options.baseline,
         "changed_since_baseline": changed_inputs,
-        "libraries": library_versions(),
+        "libraries": versions,
         "hardware": hardware(),
         "timings": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in ctx.timings.items()},
     }

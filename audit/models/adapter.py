@@ -39,17 +39,23 @@ class Predictions:
     classes: np.ndarray | None = None
     duration_s: float = 0.0
     stored: bool = False
+    pos_label: object = None
 
     @property
     def score(self) -> np.ndarray | None:
-        """Score of the positive class (the last of ``classes``) for binary problems."""
+        """Score of the positive class for binary problems: ``pos_label``'s column of ``proba``
+        (the last class when ``pos_label`` is unset or unknown, as scikit-learn)."""
         if self.proba is None:
             return None
         if self.proba.ndim == 1:
             return self.proba
-        if self.proba.shape[1] == 2:
-            return self.proba[:, 1]
-        return None
+        if self.proba.shape[1] != 2:
+            return None
+        col = 1
+        if self.pos_label is not None and self.classes is not None and len(self.classes) == 2:
+            hits = np.flatnonzero(np.asarray(self.classes) == self.pos_label)
+            col = int(hits[0]) if hits.size else 1
+        return self.proba[:, col]
 
 
 @dataclass
