@@ -90,6 +90,17 @@ def _add_run_options(sp) -> None:
     sp.add_argument("--seed", type=int, default=None, help="override the policy's seed")
     sp.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    ex = sp.add_argument_group("scaling (default: the policy's execution block, else in memory)")
+    ex.add_argument("--executor", choices=["memory", "local", "dask"], default=None,
+                    help="memory: load the whole table; local: stream it in partitions in this process; "
+                    "dask: stream it on a Dask cluster")
+    ex.add_argument("--dask-address", metavar="URL", default=None,
+                    help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask); "
+                    "without it, dask starts a LocalCluster sized to this machine")
+    ex.add_argument("--workers", type=int, default=None, help="threads (local) or LocalCluster workers (dask)")
+    ex.add_argument("--partition-rows", type=int, default=None, metavar="N", help="rows per partition")
+    ex.add_argument("--sample-rows", type=int, default=None, metavar="N",
+                    help="rows of the stratified sample for checks that need rows on one machine")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,8 +168,13 @@ def _cmd_run(args) -> int:
     _quiet_libraries()
     opts = RunOptions(models=tuple(args.model or ()), data=args.data, reference=args.reference,
                       seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
-                      progress=not args.quiet)
+                      progress=not args.quiet, **_scaling(args))
     return _finish(run_policy_file_all(args.policy, opts), args)
+
+
+def _scaling(args) -> dict:
+    return {"executor": args.executor, "dask_address": args.dask_address, "workers": args.workers,
+            "partition_rows": args.partition_rows, "sample_rows": args.sample_rows}
 
 
 def _cmd_demo(args) -> int:
@@ -173,14 +189,15 @@ def _cmd_demo(args) -> int:
         # retrains the seeded network, so no pickle is loaded).
         paths = write_digits_demo(work, seed=0 if args.seed is None else args.seed)
         policy = paths["policy"]
-        opts = RunOptions(seed=args.seed, progress=not args.quiet)
+        opts = RunOptions(seed=args.seed, progress=not args.quiet, **_scaling(args))
     else:
         from audit.data.demo import write_demo
 
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
         policy = _repo_policies() / "demo.yaml"
         opts = RunOptions(models=(str(paths["model"]),), data=str(paths["holdout"]),
-                          reference=str(paths["train"]), seed=args.seed, progress=not args.quiet)
+                          reference=str(paths["train"]), seed=args.seed, progress=not args.quiet,
+                          **_scaling(args))
     if not args.quiet:
         print(f"demo data and model written to {work}/; auditing with {policy}")
     code = _finish(run_policy_file_all(policy, opts), args)

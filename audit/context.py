@@ -58,6 +58,9 @@ class AuditContext:
     _preds: dict[str, Predictions] = field(default_factory=dict)
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    # A streamed audit (audit.scale): merged summaries of the whole table, and the policy
+    # positions of the checks that read them; the rest run on ``dataset`` (the sample).
+    streamed: Any = None
 
     # -- settings --------------------------------------------------------------
     @property
@@ -200,6 +203,12 @@ class CheckContext:
     def __getattr__(self, item):
         # settings, dataset, model, constraints, classes, pos_label... come from the audit.
         return getattr(self.audit, item)
+
+    @property
+    def summaries(self):
+        """Merged summaries of the whole table when this check is streamed, else None (rows in memory)."""
+        st = self.audit.streamed
+        return st if st is not None and st.covers(self.index) else None
 
     @property
     def settings(self) -> AuditSettings:

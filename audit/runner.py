@@ -43,6 +43,22 @@ class RunOptions:
     trust_model: bool = False
     baseline: str | None = None
     progress: bool = True
+    executor: str | None = None  # memory | local | dask (default: the policy's execution block)
+    dask_address: str | None = None
+    workers: int | None = None
+    partition_rows: int | None = None
+    sample_rows: int | None = None
+
+
+def execution_settings(lp: LoadedPolicy, options: RunOptions):
+    """The policy's ``execution`` block with the command line's overrides applied."""
+    upd = {k: v for k, v in (("executor", options.executor), ("address", options.dask_address),
+                             ("workers", options.workers), ("partition_rows", options.partition_rows),
+                             ("sample_rows", options.sample_rows)) if v is not None}
+    if options.dask_address and not options.executor:
+        upd["executor"] = "dask"
+    ex = lp.policy.execution
+    return ex.model_validate({**ex.model_dump(), **upd}) if upd else ex
 
 
 def run_policy_file(policy_path: str | Path, options: RunOptions = RunOptions()) -> AuditResult:
@@ -192,6 +208,11 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
     InputError
         When a model or the data cannot be loaded (nothing is audited).
     """
+    execution = execution_settings(lp, options)
+    if execution.executor != "memory":
+        from audit.scale import run_streamed
+
+        return run_streamed(lp, options, execution)
     inputs = _load_inputs(lp, options)
     loaders = _model_loaders(lp, options)
     loaded = [(name, *(thunk() if thunk else (None, None))) for name, thunk in loaders]
@@ -216,7 +237,8 @@ def _model_free(ctx: AuditContext, name: str) -> bool:
         return False
 
 
-def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult:
+def _audit_one(lp, options, ctx, inputs, name, model, model_file, run_check=None, evalsets=None,
+               extra_manifest=None) -> AuditResult:
     started = utc_now()
     t0 = time.perf_counter()
     p = lp.policy
@@ -231,7 +253,7 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
     with _progress(options.progress, len(p.checks), name) as advance:
         for i, entry in enumerate(p.checks):
             advance(entry.id, 0)
-            results.append(_run_one(ctx, i, entry, p.defaults.decision))
+            results.append((run_check or _run_one)(ctx, i, entry, p.defaults.decision))
             advance(entry.id, 1)
     changed_inputs = None
     if options.baseline:
@@ -259,8 +281,11 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file) -> AuditResult
         "libraries": versions,
         "hardware": hardware(),
         "timings": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in ctx.timings.items()},
+        "execution": {"executor": "memory"},
+        **(extra_manifest or {}),
     }
-    evalsets = {n: es.describe() for n, es in sorted(ctx.built_evalsets().items())}
+    if evalsets is None:
+        evalsets = {n: es.describe() for n, es in sorted(ctx.built_evalsets().items())}
     return AuditResult(policy_name=p.name, manifest=manifest, evalsets=evalsets, results=results,
                        summary=summary, policy_text=lp.text)
 

@@ -26,6 +26,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "PairedResult",
     "paired_metric",
+    "paired_from_counts",
     "metric_from_confusion",
     "auc_from_hist",
     "predict_or_explain",
@@ -130,16 +131,7 @@ def paired_metric(metric, y, base_pred, pert_pred, base_score, pert_score, class
         k = len(classes)
         cell = (yc * k + bc) * k + pc
         pos = int(np.flatnonzero(classes == pos_label)[0]) if pos_label in classes.tolist() else k - 1
-        counts = _cell_counts(cell, k ** 3, codes, n_groups)
-        reps = bootstrap_counts(counts, n_boot, rng)
-
-        def both(c):
-            c = c.reshape(c.shape[:-1] + (k, k, k))
-            return (metric_from_confusion(c.sum(-1), metric, pos), metric_from_confusion(c.sum(-2), metric, pos))
-
-        b, p = both(counts)
-        br, pr = both(reps)
-        return PairedResult(b, p, br, pr)
+        return paired_from_counts(metric, _cell_counts(cell, k ** 3, codes, n_groups), k, pos, n_boot, rng)
     if metric in SCORE_METRICS:
         if base_score is None or pert_score is None:
             raise CheckSkipped(f"metric {metric!r} needs positive-class scores of a binary classifier")
@@ -147,6 +139,22 @@ def paired_metric(metric, y, base_pred, pert_pred, base_score, pert_score, class
     if metric in REG_METRICS:
         return _paired_regression(metric, y, base_pred, pert_pred, n_boot, rng, codes, n_groups)
     raise CheckError(f"unknown metric {metric!r}")
+
+
+def paired_from_counts(metric, counts, k: int, pos: int, n_boot: int, rng) -> PairedResult:
+    """Paired values and replicates from (true, base, derived) cell counts ``(..., k**3)``.
+
+    The one place both in-memory rows and a streamed audit's merged counts go through.
+    """
+    reps = bootstrap_counts(counts, n_boot, rng)
+
+    def both(c):
+        c = c.reshape(c.shape[:-1] + (k, k, k))
+        return (metric_from_confusion(c.sum(-1), metric, pos), metric_from_confusion(c.sum(-2), metric, pos))
+
+    b, p = both(counts)
+    br, pr = both(reps)
+    return PairedResult(b, p, br, pr)
 
 
 def _cell_counts(cell, n_cells, codes, n_groups):

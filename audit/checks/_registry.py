@@ -28,6 +28,9 @@ __all__ = [
     "all_checks",
     "closest_ids",
     "NEEDS",
+    "NotStreamed",
+    "register_summaries",
+    "summary_requests",
 ]
 
 # What a check may need. The runner SKIPs a check whose needs the audit cannot meet.
@@ -148,3 +151,26 @@ def closest_ids(id: str, n: int = 3) -> list[str]:
     """Registered ids closest to a misspelt one."""
     _load_all()
     return difflib.get_close_matches(id, list(_REGISTRY), n=n, cutoff=0.5)
+
+
+# -- streamed audits ------------------------------------------------------------
+# A check that can be computed from mergeable per-partition summaries (see
+# audit.scale) declares which ones here: ``requests(evalset, params, ctx)`` returns
+# ``[(kind, evalset, arg), ...]`` or raises NotStreamed. In a streamed audit such a
+# check reads ``ctx.summaries``; every other check runs on the stratified sample.
+_SUMMARIES: dict[str, Callable] = {}
+
+
+class NotStreamed(Exception):
+    """This check, with these parameters, cannot be computed from summaries."""
+
+
+def register_summaries(id: str, requests: Callable) -> None:
+    """Declare the summaries check ``id`` reads in a streamed audit."""
+    _SUMMARIES[id] = requests
+
+
+def summary_requests(id: str) -> Callable | None:
+    """The summary declaration of check ``id``, or None (the check runs on the sample)."""
+    _load_all()
+    return _SUMMARIES.get(id)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks._registry import NoParams, register_check
+from audit.checks._registry import NoParams, register_check, register_summaries
 from audit.errors import CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import group_codes, wilson_interval
@@ -43,6 +43,10 @@ class DupParams(BaseModel):
 def train_test_duplicates(ctx, params):
     """Rows of the evaluation set that also appear exactly in the reference (training) data."""
     level = ctx.settings.confidence
+    if ctx.summaries is not None:
+        sm = ctx.summaries.get("dups", ctx.evalset_name, params.include_target)
+        k, n, rows = int(sm["count"]), int(sm["n"]), [int(r) for r in sm["first"]]
+        return _dup_measurement(k, n, rows, level)
     es, ref = ctx.evalset(), ctx.dataset.reference
     cols = [c for c in es.X.columns if c in ref.X.columns]
     a, b = es.X[cols], ref.X[cols]
@@ -54,13 +58,19 @@ def train_test_duplicates(ctx, params):
     # Same dtypes on both sides, so equal rows hash equally.
     b = b.astype(a.dtypes.to_dict(), errors="ignore")
     dup = np.isin(row_hashes(a), row_hashes(b))
-    k, n = int(dup.sum()), len(dup)
-    rows = np.flatnonzero(dup)[:20].tolist()
+    return _dup_measurement(int(dup.sum()), len(dup), np.flatnonzero(dup)[:20].tolist(), level)
+
+
+def _dup_measurement(k: int, n: int, rows: list[int], level: float) -> Measurement:
     table = {"title": "Evaluation rows also in the reference (first 20)", "columns": ["row"],
              "rows": [[int(r)] for r in rows]}
     return Measurement(value=k / n if n else None, interval=_wilson(k, n, level), n=n,
                        details={"duplicates": k, "tables": [table]},
                        message=f"{k} of {n} evaluation rows ({k / max(n, 1):.2%}) appear in the reference data.")
+
+
+register_summaries("data.train_test_duplicates",
+                   lambda es, params, ctx: [("dups", es, params.include_target)])
 
 
 def _oof_target_rate(codes: np.ndarray, t: np.ndarray, k: int, rng) -> np.ndarray:
@@ -181,20 +191,26 @@ def group_representation(ctx, params):
 def missing_values(ctx, params):
     """Largest share of missing values in any column (features and sensitive columns)."""
     level = ctx.settings.confidence
-    es = ctx.evalset()
-    extra = [c for c in es.sensitive.columns if c not in es.X.columns]
-    frame = pd.concat([es.X, es.sensitive[extra]], axis=1) if extra else es.X
-    k = frame.isna().sum().to_numpy()
-    n = len(frame)
+    if ctx.summaries is not None:
+        sm = ctx.summaries.get("missing", ctx.evalset_name)
+        columns, k, n = ctx.summaries.all_columns, sm["count"], int(sm["n"])
+    else:
+        es = ctx.evalset()
+        extra = [c for c in es.sensitive.columns if c not in es.X.columns]
+        frame = pd.concat([es.X, es.sensitive[extra]], axis=1) if extra else es.X
+        columns, k, n = list(frame.columns), frame.isna().sum().to_numpy(), len(frame)
     order = np.argsort(-k, kind="stable")
     rows, groups = [], []
     for j in order:
         iv = _wilson(k[j], n, level)
-        rows.append([frame.columns[j], int(k[j]), k[j] / n if n else None, iv.low, iv.high])
-        groups.append(GroupValue(group=str(frame.columns[j]), n=n, value=k[j] / n if n else None, interval=iv))
+        rows.append([columns[j], int(k[j]), k[j] / n if n else None, iv.low, iv.high])
+        groups.append(GroupValue(group=str(columns[j]), n=n, value=k[j] / n if n else None, interval=iv))
     j = int(order[0])
     table = {"title": "Missing values per column", "columns": ["column", "missing", "share", "low", "high"],
              "rows": rows, "flag_rows": [i for i, r in enumerate(rows) if r[1] > 0]}
     return Measurement(value=k[j] / n if n else None, interval=_wilson(k[j], n, level), n=n, groups=groups,
                        details={"tables": [table]},
-                       message=f"Most missing: {frame.columns[j]!r} with {int(k[j])} of {n} ({k[j] / max(n, 1):.1%}).")
+                       message=f"Most missing: {columns[j]!r} with {int(k[j])} of {n} ({k[j] / max(n, 1):.1%}).")
+
+
+register_summaries("data.missing_values", lambda es, params, ctx: [("missing", es, None)])

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks._registry import NoParams, register_check
+from audit.checks._registry import NoParams, register_check, register_summaries
 from audit.errors import CheckError, CheckSkipped
 from audit.results import Interval, Measurement
 from audit.stats import (
@@ -242,17 +242,21 @@ def _confusion_table(cm: np.ndarray, classes: np.ndarray) -> dict:
 
 def _confusion_check(id: str, doc: str, build, params=NoParams) -> None:
     def check(ctx, params):
-        _, _, y, yp = _labels(ctx)
-        classes = _classes(ctx, y, yp)
-        cm = confusion_matrix_counts(y, yp, classes)
+        if ctx.summaries is not None:
+            cm, classes = ctx.summaries.confusion(ctx.evalset_name)
+        else:
+            _, _, y, yp = _labels(ctx)
+            classes = _classes(ctx, y, yp)
+            cm = confusion_matrix_counts(y, yp, classes)
         metric, label = build(ctx, classes, params)
         tables = [_confusion_table(cm, classes)] if len(classes) <= MAX_TABLE_CLASSES else []
-        return _from_counts(ctx, label, metric, cm, len(y), {"tables": tables})
+        return _from_counts(ctx, label, metric, cm, int(cm.sum()), {"tables": tables})
 
     check.__doc__ = doc
     check.__name__ = check.__qualname__ = id.split(".", 1)[1]
     register_check(id, params=params, needs={"labels"}, tasks={"classification"},
                    higher_is_better=True)(check)
+    register_summaries(id, lambda es, params, ctx: [("confusion", es, None)])
 
 
 _confusion_check("performance.accuracy", "Share of correct predictions (any number of classes).",
@@ -277,6 +281,8 @@ def roc_auc(ctx, params):
     """Area under the ROC curve of the positive-class score (binary classification)."""
     from sklearn.metrics import roc_auc_score
 
+    if ctx.summaries is not None:
+        return _roc_auc_streamed(ctx)
     _, preds, y, _ = _labels(ctx)
     P, t, pos, _ = _probabilities(ctx, y, preds)
     if pos is None:
@@ -296,6 +302,37 @@ def roc_auc(ctx, params):
     return _measurement(ctx, "ROC AUC", value, reps, len(y), "bootstrap-score-histogram",
                         {"tables": [table], "charts": [_score_histogram(score, positive, ctx.pos_label)]},
                         note=f"{counts.shape[1]} score bins{'' if exact else ', binned bootstrap'}")
+
+
+def _roc_auc_streamed(ctx) -> Measurement:
+    """ROC AUC from the merged fine score histogram of a streamed audit (2**16 equal-width bins).
+
+    Scores in one bin count as tied, so the value can differ from the exact AUC by at most
+    half the share of positive-negative pairs that share a bin (reported in the message).
+    """
+    counts = ctx.summaries.get("scores", ctx.evalset_name)  # (2, bins): negatives, positives
+    value = float(auc_from_counts(counts))
+    tied = float((counts[0] * counts[1]).sum()) / max(float(counts[0].sum() * counts[1].sum()), 1.0)
+    # The bootstrap runs on 1024 coarser bins, shifted by their binning error (as in memory).
+    coarse = counts.reshape(2, MAX_BINS, -1).sum(axis=2)
+    shift = value - float(auc_from_counts(coarse)) if np.isfinite(value) else 0.0
+    b, rng = _boot(ctx)
+    reps = auc_from_counts(bootstrap_counts(coarse.ravel(), b, rng).reshape(b, 2, -1)) + shift
+    n_pos, n = int(counts[1].sum()), int(counts.sum())
+    table = {"title": "Rows by class", "columns": ["class", "rows"],
+             "rows": [[f"positive ({ctx.pos_label})", n_pos], ["negative", n - n_pos]]}
+    hist = counts.reshape(2, 20, -1).sum(axis=2) if counts.shape[1] % 20 == 0 else counts.reshape(2, 16, -1).sum(axis=2)
+    edges = np.linspace(0.0, 1.0, hist.shape[1] + 1)
+    chart = {"kind": "histogram", "title": "Score by true class", "xlabel": "positive-class score",
+             "edges": [float(e) for e in edges],
+             "series": [{"name": f"positive ({ctx.pos_label})", "counts": [int(c) for c in hist[1]]},
+                        {"name": "negative", "counts": [int(c) for c in hist[0]]}]}
+    return _measurement(ctx, "ROC AUC", value, reps, n, "bootstrap-score-histogram",
+                        {"tables": [table], "charts": [chart], "tied_pair_share": tied},
+                        note=f"{counts.shape[1]:,} score bins; error at most {tied / 2:.1e}")
+
+
+register_summaries("performance.roc_auc", lambda es, params, ctx: [("scores", es, None)])
 
 
 def _score_histogram(score, positive, pos_label, bins: int = 20) -> dict:
@@ -336,6 +373,8 @@ def _loss_by_class(loss: np.ndarray, t: np.ndarray, names: list[str], label: str
                 higher_is_better=False)
 def log_loss(ctx, params):
     """Log loss (cross-entropy) of the predicted class probabilities."""
+    if ctx.summaries is not None:
+        return _loss_streamed(ctx, "log_loss", "log loss")
     _, preds, y, _ = _labels(ctx)
     P, t, pos, names = _probabilities(ctx, y, preds)
     _require_probabilities(P)
@@ -349,6 +388,8 @@ def log_loss(ctx, params):
                 higher_is_better=False)
 def brier_score(ctx, params):
     """Brier score: mean squared error of the predicted probabilities (binary: of the positive class)."""
+    if ctx.summaries is not None:
+        return _loss_streamed(ctx, "brier", "Brier score")
     _, preds, y, _ = _labels(ctx)
     P, t, pos, names = _probabilities(ctx, y, preds)
     _require_probabilities(P)
@@ -360,6 +401,41 @@ def brier_score(ctx, params):
         loss = ((onehot - P) ** 2).sum(axis=1)
     return _mean_of_rows(ctx, "Brier score", loss, [loss], ".4f",
                          _loss_by_class(loss, t, names, "Brier score"))
+
+
+def _loss_streamed(ctx, kind: str, label: str) -> Measurement:
+    """Mean loss of a streamed audit from per-(class, loss bin) counts and fixed-point sums.
+
+    The value is exact up to the 2**-32 fixed point; the interval bootstraps the
+    loss-bin cells with their within-cell spread (:func:`bootstrap_binned_means`).
+    """
+    from audit.scale import SUM_SCALE, SUMSQ_SCALE
+    from audit.stats import BinnedMoments
+
+    s = ctx.summaries.get("loss", ctx.evalset_name, kind)
+    cnt = s["count"]
+    total = s["sum"].astype(np.float64) / SUM_SCALE
+    sq = s["sumsq"].astype(np.float64) / SUMSQ_SCALE
+    safe = np.maximum(cnt, 1)
+    means = total / safe
+    roots = np.sqrt(np.clip(sq / safe - means ** 2, 0.0, None))
+    bm = BinnedMoments(cnt, means[:, None], roots[:, None, None])
+    b, rng = _boot(ctx)
+    reps = bootstrap_binned_means(bm, b, rng)[:, 0]
+    n = int(cnt.sum())
+    classes = ctx.summaries.classes
+    k = len(classes)
+    by_cnt = cnt.reshape(k, -1).sum(axis=1)
+    by_tot = total.reshape(k, -1).sum(axis=1)
+    names = [str(c) for c in classes]
+    rows = [[names[i], int(by_cnt[i]), _num(by_tot[i] / by_cnt[i]) if by_cnt[i] else None] for i in range(k)]
+    details = {"tables": [{"title": f"Mean {label} by true class", "columns": ["class", "rows", label],
+                           "rows": rows}]}
+    return _measurement(ctx, label, float(total.sum()) / max(n, 1), reps, n, "bootstrap-binned", details, ".4f")
+
+
+for _id, _kind in (("performance.log_loss", "log_loss"), ("performance.brier_score", "brier")):
+    register_summaries(_id, lambda es, params, ctx, _k=_kind: [("loss", es, _k)])
 
 
 # ------------------------------------------------------------------------------- ECE
@@ -384,6 +460,15 @@ def expected_calibration_error(ctx, params):
     bootstrap replicates more so: the interval shows the sampling spread and
     often sits above the point value; compare the point value with thresholds.
     """
+    k, s = params.n_bins, ECE_SUB_BINS
+    if ctx.summaries is not None:
+        from audit.scale import SUM_SCALE
+
+        e = ctx.summaries.get("ece", ctx.evalset_name, k)
+        counts = e["count"]
+        means = e["sum"].astype(np.float64) / SUM_SCALE / np.maximum(counts, 1)
+        binary = len(ctx.summaries.classes) == 2
+        return _ece_measurement(ctx, counts, means, k, binary)
     _, preds, y, _ = _labels(ctx)
     P, t, pos, _ = _probabilities(ctx, y, preds)
     _require_probabilities(P)
@@ -391,19 +476,26 @@ def expected_calibration_error(ctx, params):
         conf, hit = P[:, pos], (t == pos)
     else:
         conf, hit = P.max(axis=1), P.argmax(axis=1) == t
-    k, s = params.n_bins, ECE_SUB_BINS
     b = np.minimum((conf * k).astype(np.int64), k - 1)
     sub = np.clip(((conf * k - b) * s).astype(np.int64), 0, s - 1)
     cell = (b * s + sub) * 2 + hit.astype(np.int64)
     counts = np.bincount(cell, minlength=k * s * 2).astype(np.int64)
     # Replicates replace each score by its (sub-bin, hit) cell mean: error < 1/(k*s) per row.
     means = np.bincount(cell, conf, minlength=k * s * 2) / np.maximum(counts, 1)
+    return _ece_measurement(ctx, counts, means, k, pos is not None)
+
+
+def _ece_measurement(ctx, counts, means, k: int, binary: bool) -> Measurement:
     boot, rng = _boot(ctx)
     reps = _ece(bootstrap_counts(counts, boot, rng), means, k)
     details = _reliability(counts, means, k, ctx.settings.confidence,
-                           f"positive rate ({ctx.pos_label})" if pos is not None else "accuracy")
-    return _measurement(ctx, "expected calibration error", _ece(counts, means, k), reps, len(t),
+                           f"positive rate ({ctx.pos_label})" if binary else "accuracy")
+    return _measurement(ctx, "expected calibration error", _ece(counts, means, k), reps, int(counts.sum()),
                         "bootstrap-counts", details, note=f"{k} bins")
+
+
+register_summaries("performance.expected_calibration_error",
+                   lambda es, params, ctx: [("ece", es, params.n_bins)])
 
 
 def _reliability(counts, means, k: int, level: float, observed: str) -> dict:

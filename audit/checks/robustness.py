@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit.checks import _paired as P
-from audit.checks._registry import register_check
+from audit.checks._registry import NotStreamed, register_check, register_summaries
 from audit.errors import CheckError, CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import group_codes, wilson_interval
@@ -56,6 +56,8 @@ def _paired(ctx, name, metric, rng, cols=None):
 
     Returns ``(PairedResult, group labels or None, group sizes in the derived set or None, paired)``.
     """
+    if ctx.summaries is not None:
+        return _paired_streamed(ctx, name, metric, rng, cols)
     es, src, base, pert = _rows(ctx, name)
     if es.y is None:
         raise CheckSkipped(f"evaluation set {name!r} has no labels (e.g. an OOD set); a metric drop needs them")
@@ -82,6 +84,61 @@ def _paired(ctx, name, metric, rng, cols=None):
     ys = np.asarray(es.y)
     re_ = P.paired_metric(metric, ys, pert.labels, pert.labels, pert.score, pert.score, *args, rng, codes_e, G)
     return P.PairedResult(rb.base, re_.pert, rb.base_reps, re_.pert_reps), names, ng, False
+
+
+def _grouped(sm, table, cols):
+    """Cell-table counts summed into the groups of ``cols``: ``(labels or None, (G, ...) counts)``."""
+    if not cols:
+        return None, sum(table.values())
+    from audit.scale import project_groups
+
+    return project_groups(table, sm.sensitive, list(cols))
+
+
+def _paired_streamed(ctx, name, metric, rng, cols):
+    """:func:`_paired` from a streamed audit's merged counts (same bootstrap, same groups)."""
+    sm = ctx.summaries
+    k, pos, n_boot = len(sm.classes), sm.pos_index, ctx.settings.n_boot
+    if _row_preserving(ctx, name):
+        names, counts = _grouped(sm, sm.get("paired", name), cols)
+        r = P.paired_from_counts(metric, counts, k, pos, n_boot, rng)
+        ng = None if names is None else counts.sum(-1)
+        return r, names, ng, True
+    # Unpaired, as in memory: a (y, p, p) cell table of each set, bootstrapped on its own.
+    diag = np.zeros((k, k, k), dtype=np.int64)
+
+    def cube(table):
+        out = {}
+        for key, cm in table.items():
+            c = diag.copy()
+            c[np.arange(k)[:, None], np.arange(k)[None, :], np.arange(k)[None, :]] = cm.reshape(k, k)
+            out[key] = c.ravel()
+        return type(table)(out)
+
+    tb, te = cube(sm.get("confusion", "base")), cube(sm.get("confusion", name))
+    if cols:
+        from audit.scale import project_groups
+
+        names, cb, ce = project_groups(tb, sm.sensitive, list(cols), te)
+    else:
+        names, cb, ce = None, sum(tb.values()), sum(te.values())
+    rb = P.paired_from_counts(metric, cb, k, pos, n_boot, rng)
+    re_ = P.paired_from_counts(metric, ce, k, pos, n_boot, rng)
+    ng = None if names is None else ce.sum(-1)
+    return P.PairedResult(rb.base, re_.pert, rb.base_reps, re_.pert_reps), names, ng, False
+
+
+def _row_preserving(ctx, name: str) -> bool:
+    # Streamed perturbed sets keep every base row in order; shifted sets resample.
+    return getattr(ctx, "audit", ctx).resolve(name).kind.startswith("perturbed.")
+
+
+def _kind(ctx, name: str) -> str:
+    return "base" if name == "base" else getattr(ctx, "audit", ctx).resolve(name).kind
+
+
+def _n_rows(ctx, name: str) -> int:
+    return ctx.summaries.rows(name) if ctx.summaries is not None else ctx.evalset(name).n_rows
 
 
 def _metric(ctx, params) -> str:
@@ -120,7 +177,7 @@ def metric_drop(ctx, params):
         for s in params.severities:
             r, _, _, _ = _paired(ctx, f"{kind}@{s:g}", metric, ctx.rng("curve", s))
             curve.append((float(s), r))
-    on_base = ctx.evalset().kind == "base"
+    on_base = _kind(ctx, ctx.evalset_name) == "base"
     if on_base and not curve:
         raise CheckError("robustness.metric_drop on 'base' compares nothing; name a perturbed evaluation set "
                          "or give 'kind' and 'severities' for a curve")
@@ -136,11 +193,10 @@ def metric_drop(ctx, params):
         where = ctx.evalset_name + ("" if paired else " (unpaired: whole base set vs resampled set)")
     d = P.degradation(metric, r.base, r.pert, mode)
     lo, hi = P.interval(P.degradation(metric, r.base_reps, r.pert_reps, mode), level)
-    es = ctx.evalset()
     m = Measurement(
         value=_f(d), interval=Interval(low=_f(lo), high=_f(hi), level=level,
                                        method="paired-bootstrap-counts" if paired else "bootstrap-counts"),
-        n=int(es.n_rows),
+        n=int(_n_rows(ctx, ctx.evalset_name)),
         message=f"{metric} {_f(r.base):.4g} on base, {_f(r.pert):.4g} on {where}: "
                 f"{'relative ' if mode == 'relative' else ''}drop {_f(d):.4g}.",
         details={"base_metric": _f(r.base), "perturbed_metric": _f(r.pert), "metric": metric, "mode": mode},
@@ -189,20 +245,16 @@ class FlipParams(BaseModel):
 def flip_rate(ctx, params):
     """Share of predictions that change from the base set to a derived set on the same rows (Wilson interval)."""
     level = ctx.settings.confidence
-    es, src, base, pert = _rows(ctx, ctx.evalset_name)
     if ctx.task == "regression":
         raise CheckSkipped("flip rate is for classifiers; use robustness.metric_drop for regressions")
-    flips = np.asarray(base.labels[src] != pert.labels)
-    k, n = int(flips.sum()), len(flips)
+    k, n, available, per_col = _flips(ctx)
     lo, hi = wilson_interval(k, n, level)
     groups, labels, vals, lows, highs, small_flags, trows = [], [], [], [], [], [], []
-    cols = params.sensitive if params.sensitive is not None else list(es.sensitive.columns)
+    cols = params.sensitive if params.sensitive is not None else available
     for col in cols:
-        if col not in es.sensitive.columns:
-            raise CheckError(f"unknown sensitive column {col!r}; have {list(es.sensitive.columns)}")
-        codes, names = group_codes(es.sensitive, [col])
-        kg = np.bincount(codes, weights=flips, minlength=len(names))
-        ng = np.bincount(codes, minlength=len(names))
+        if col not in available:
+            raise CheckError(f"unknown sensitive column {col!r}; have {available}")
+        names, kg, ng = per_col(col)
         glo, ghi = wilson_interval(kg, ng, level)
         for i, g in enumerate(names):
             small = bool(ng[i] < ctx.settings.min_group_size)
@@ -228,6 +280,33 @@ def flip_rate(ctx, params):
                        message=f"{k} of {n} predictions ({k / max(n, 1):.2%}) changed on {ctx.evalset_name}.")
 
 
+def _flips(ctx):
+    """Flips overall and a function giving (groups, flips, rows) per sensitive column."""
+    if ctx.summaries is not None:
+        sm = ctx.summaries
+        kc = len(sm.classes)
+        table = sm.get("paired", ctx.evalset_name)
+        changed = (np.arange(kc)[:, None] != np.arange(kc)[None, :])  # base class != derived class
+        flip_table = type(table)({key: np.array([c.reshape(kc, kc, kc)[:, changed].sum(), c.sum()])
+                                  for key, c in table.items()})
+        total = sum(flip_table.values())
+
+        def per_col(col):
+            names, c = _grouped(sm, flip_table, [col])
+            return names, c[:, 0].astype(float), c[:, 1]
+
+        return int(total[0]), int(total[1]), list(sm.sensitive), per_col
+    es, src, base, pert = _rows(ctx, ctx.evalset_name)
+    flips = np.asarray(base.labels[src] != pert.labels)
+
+    def per_col(col):
+        codes, names = group_codes(es.sensitive, [col])
+        return (names, np.bincount(codes, weights=flips, minlength=len(names)),
+                np.bincount(codes, minlength=len(names)))
+
+    return int(flips.sum()), len(flips), list(es.sensitive.columns), per_col
+
+
 class GapParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -242,10 +321,10 @@ class GapParams(BaseModel):
 def group_degradation_gap(ctx, params):
     """Largest difference between sensitive groups in metric drop: robustness as a fairness question."""
     level, metric, mode = ctx.settings.confidence, _metric(ctx, params), params.mode
-    es = ctx.evalset()
-    if es.sensitive is None or es.sensitive.shape[1] == 0:
+    available = list(ctx.summaries.sensitive) if ctx.summaries is not None else list(ctx.evalset().sensitive.columns)
+    if not available:
         raise CheckSkipped("no sensitive columns")
-    cols = params.sensitive or [es.sensitive.columns[0]]
+    cols = params.sensitive or [available[0]]
     r, names, ng, _ = _paired(ctx, ctx.evalset_name, metric, ctx.rng("gap"), list(cols))
     d = P.degradation(metric, r.base, r.pert, mode)
     dr = P.degradation(metric, r.base_reps, r.pert_reps, mode)
@@ -269,6 +348,31 @@ def group_degradation_gap(ctx, params):
                + ", ".join(f"{names[i]} (n={int(ng[i])})" for i in np.flatnonzero(small)))
     return Measurement(value=_f(gap), interval=Interval(low=_f(lo), high=_f(hi), level=level,
                                                         method="paired-bootstrap-counts"),
-                       n=int(es.n_rows), groups=groups, inconclusive=inc, details={"charts": [chart]},
+                       n=int(_n_rows(ctx, ctx.evalset_name)), groups=groups, inconclusive=inc,
+                       details={"charts": [chart]},
                        message=f"{metric} drop ranges from {_f(np.nanmin(d)):.4g} to {_f(np.nanmax(d)):.4g} "
                                f"across {len(names)} group(s); gap {_f(gap):.4g}.")
+
+
+# -- streamed audits: which merged counts each check reads ------------------------------
+def _set_requests(ctx, name: str, metric: str) -> list:
+    if metric not in P.CLASS_METRICS:
+        raise NotStreamed(f"metric {metric!r} runs on the sample")
+    if _row_preserving(ctx, name):
+        return [("paired", name, None)]
+    return [("confusion", name, None), ("confusion", "base", None)]
+
+
+def _drop_requests(es, params, ctx):
+    metric = _metric(ctx, params)
+    sets = [] if _kind(ctx, es) == "base" else [es]
+    if params.severities:
+        kind = params.kind or _kind(ctx, es)
+        sets += [f"{kind}@{s:g}" for s in params.severities]
+    return [r for name in sets for r in _set_requests(ctx, name, metric)]
+
+
+register_summaries("robustness.metric_drop", _drop_requests)
+register_summaries("robustness.group_degradation_gap",
+                   lambda es, params, ctx: _set_requests(ctx, es, _metric(ctx, params)))
+register_summaries("robustness.flip_rate", lambda es, params, ctx: [("paired", es, None)])

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from audit.checks import _encode as E
 from audit.checks._paired import predict_or_explain
-from audit.checks._registry import register_check
+from audit.checks._registry import NotStreamed, register_check, register_summaries
 from audit.errors import CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import bootstrap_counts, percentile_interval
@@ -135,12 +135,61 @@ def psi(ref_counts, cur_counts, eps: float = 1e-4):
     return ((pb - pa) * np.log(pb / pa)).sum(-1)
 
 
+def psi_edges(ref: np.ndarray, bins: int) -> np.ndarray:
+    """Inner PSI bin edges: quantiles of the reference scores (ties merged)."""
+    return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
+
+
+def _psi_measurement(ctx, hr, hc, d, p, chart, n):
+    level = ctx.settings.confidence
+    rng = ctx.rng("psi")
+    reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
+    lo, hi = percentile_interval(reps, level)
+    value = float(psi(hr, hc))
+    return Measurement(value=value, interval=Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts"),
+                       n=n, details={"psi": value, "ks_distance": d, "ks_p_value": p, "charts": [chart]},
+                       message=f"Score drift vs reference: PSI {value:.4g}, KS {d:.4g} (p={p:.3g}).")
+
+
+def _prediction_drift_streamed(ctx, params, ref):
+    """PSI exactly as in memory (reference-quantile bins, merged counts); KS from the 2**16-bin
+    score histogram (distance within one bin width of the exact one, asymptotic p-value)."""
+    from scipy.stats import kstwobign
+
+    sm = ctx.summaries
+    hc = sm.get("psi", ctx.evalset_name, params.bins)
+    hist = sm.get("scores", ctx.evalset_name).sum(axis=0)
+    hr = np.bincount(np.searchsorted(psi_edges(ref, params.bins), ref, side="right"), minlength=len(hc))
+    nb = len(hist)
+    ref_hist = np.bincount(np.minimum((np.clip(ref, 0, 1) * nb).astype(np.int64), nb - 1), minlength=nb)
+    n, m = int(hist.sum()), len(ref)
+    d = float(np.max(np.abs(np.cumsum(hist) / max(n, 1) - np.cumsum(ref_hist) / max(m, 1))))
+    p = float(kstwobign.sf(d * np.sqrt(n * m / (n + m)))) if n and m else float("nan")
+    coarse = 32
+    chart = {"kind": "histogram", "title": "Model scores: reference vs evaluation set", "xlabel": "score",
+             "edges": np.linspace(0, 1, coarse + 1).tolist(),
+             "series": [{"name": "reference", "counts": ref_hist.reshape(coarse, -1).sum(1).tolist()},
+                        {"name": ctx.evalset_name, "counts": hist.reshape(coarse, -1).sum(1).tolist()}]}
+    return _psi_measurement(ctx, hr, hc, d, p, chart, n)
+
+
+def _drift_requests(es, params, ctx):
+    if ctx.task != "classification" or params.statistic != "psi":
+        raise NotStreamed("prediction drift of regressions, or by KS, runs on the sample")
+    return [("psi", es, params.bins), ("scores", es, None)]
+
+
+register_summaries("shift.prediction_drift", _drift_requests)
+
+
 @register_check("shift.prediction_drift", params=PredictionDriftParams, needs={"model", "reference"},
                 higher_is_better=False)
 def prediction_drift(ctx, params):
     """Drift of the model's score distribution between the reference data and an evaluation set (PSI or KS)."""
     level = ctx.settings.confidence
     ref = _scores(predict_or_explain(ctx, "reference"), ctx.task)
+    if ctx.summaries is not None:
+        return _prediction_drift_streamed(ctx, params, ref)
     cur = _scores(predict_or_explain(ctx, ctx.evalset_name), ctx.task)
     E.silence_alibi()
     from alibi_detect.cd import KSDrift
@@ -148,7 +197,7 @@ def prediction_drift(ctx, params):
     ks = KSDrift(ref[:, None], p_val=0.05).predict(cur[:, None], drift_type="feature", return_p_val=True,
                                                   return_distance=True)["data"]
     d, p = float(ks["distance"][0]), float(ks["p_val"][0])
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, params.bins + 1))[1:-1])
+    edges = psi_edges(ref, params.bins)
     hr = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
     hc = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
     value, interval = d, None

@@ -13,7 +13,7 @@ import pandas as pd
 from audit.data.dataset import Dataset, infer_feature_types
 from audit.errors import DataError
 
-__all__ = ["read_table", "load_dataset", "infer_task"]
+__all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task"]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -72,7 +72,16 @@ def load_dataset(path, *, target: str, sensitive: list[str], features: list[str]
         Missing file or column, empty data, missing target values, a one-class
         target, a non-numeric score, or feature types that differ from the reference.
     """
-    df = read_table(path)
+    return dataset_from_frame(read_table(path), path, target=target, sensitive=sensitive, features=features,
+                              sensitive_features=sensitive_features, prediction=prediction, score=score,
+                              reference=reference, task=task)
+
+
+def dataset_from_frame(df: pd.DataFrame, path, *, target: str, sensitive: list[str],
+                       features: list[str] | None = None, sensitive_features: bool = True,
+                       prediction: str | None = None, score: str | None = None, reference=None,
+                       task: str | None = None) -> tuple[Dataset, str]:
+    """:func:`load_dataset` on a table already read (``path`` names it in errors)."""
     _need(df, [target], "target", path)
     _need(df, sensitive, "sensitive", path)
     extra = [c for c in (prediction, score) if c is not None]

@@ -120,6 +120,49 @@ def _stats(ctx, es, gs, pred, metric, params):
     return counts, counts
 
 
+def _streamed_stats(ctx, params):
+    """Group structure and fine-cell confusion counts from a streamed audit's merged summaries.
+
+    The summary holds a confusion matrix per combination of *all* sensitive values;
+    the check's columns are a projection of those keys. The fine cells are then
+    ordered by :func:`group_structure`, as in memory, so the bootstrap draws the same
+    replicates from the same counts.
+    """
+    import pandas as pd
+
+    from audit.scale import MISSING
+    from audit.stats import bootstrap_counts
+
+    sm = ctx.summaries
+    table = sm.get("confusion", ctx.evalset_name)
+    cols = list(params.sensitive) if params.sensitive else list(sm.sensitive)
+    absent = [c for c in cols if c not in sm.sensitive]
+    if absent:
+        raise CheckError(f"sensitive column(s) {absent} not in the data; available: {list(sm.sensitive)}")
+    pos = [sm.sensitive.index(c) for c in cols]
+    cells: dict[tuple, np.ndarray] = {}
+    for key, cm in table.items():
+        sub = tuple(key[j] for j in pos)
+        cells[sub] = cells[sub] + cm if sub in cells else cm.copy()
+    keys = sorted(cells)
+    if params.missing == "error":
+        bad = [c for j, c in enumerate(cols) if any(k[j] == MISSING for k in keys)]
+        if bad:
+            raise CheckError(f"sensitive column {bad[0]!r} has missing values (params missing: error); "
+                             "use missing: group to audit them as their own group")
+    gs = group_structure(pd.DataFrame(keys, columns=cols), cols, params.groups, "group")
+    k, p = len(sm.classes), sm.pos_index
+    fine = np.zeros((gs.n_fine, 4), dtype=np.int64)
+    for key, code in zip(keys, gs.codes, strict=True):
+        cm = cells[key].reshape(k, k)
+        tp = cm[p, p]
+        fn = cm[p].sum() - tp
+        fp = cm[:, p].sum() - tp
+        fine[code] = [cm.sum() - tp - fn - fp, fp, fn, tp]
+    reps = bootstrap_counts(fine, ctx.settings.n_boot, ctx.rng("fairness-bootstrap"))
+    return gs, (fine.astype(float), reps.astype(float)), int(fine.sum())
+
+
 def _components(metric, params) -> list[Component]:
     if metric.family == "calibration":
         nb = params.n_bins
@@ -249,10 +292,15 @@ def _group_rows(pr: _PartResult, comps, level):
 
 def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     """Measure ``metric`` on the check's evaluation set; see :mod:`audit.fairness`."""
-    es, cols, gs, pred = _inputs(ctx, params, metric)
+    if ctx.summaries is not None:
+        gs, (stats, reps), n_rows = _streamed_stats(ctx, params)
+        cnt = (stats, reps)
+    else:
+        es, cols, gs, pred = _inputs(ctx, params, metric)
+        (stats, reps), cnt = _stats(ctx, es, gs, pred, metric, params)
+        n_rows = len(es.y)
     level = ctx.settings.confidence
     min_size = params.min_group_size or ctx.settings.min_group_size
-    (stats, reps), cnt = _stats(ctx, es, gs, pred, metric, params)
     counts = cnt[0] if cnt is not None else None
     comps = _components(metric, params)
     parts = [_part(p, stats, reps, counts, comps, metric, params, min_size) for p in gs.partitions]
@@ -276,7 +324,7 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     return Measurement(
         value=_f(value),
         interval=Interval(low=_f(lo), high=_f(hi), level=level, method=_method(metric)),
-        n=int(len(es.y)),
+        n=int(n_rows),
         groups=groups,
         inconclusive=reason,
         message=message(metric, params, comps, parts, value, lo, hi, value_all, small, min_size, level),

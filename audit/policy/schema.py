@@ -142,6 +142,21 @@ class Defaults(_Strict):
         False, description="A blocking INCONCLUSIVE check fails the audit (exit code 1).")
 
 
+class Execution(_Strict):
+    """How the data is processed: in memory, or streamed in partitions (locally or on Dask)."""
+
+    executor: Literal["memory", "local", "dask"] = Field(
+        "memory", description="memory: load the whole table; local: stream partitions in this process; "
+                              "dask: stream partitions on a Dask cluster (a LocalCluster without 'address').")
+    address: str | None = Field(None, description="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+    workers: int | None = Field(None, ge=1, description="Threads (local) or LocalCluster workers (dask); "
+                                                        "default: one per core.")
+    partition_rows: int = Field(250_000, ge=1_000, description="Rows per partition.")
+    sample_rows: int = Field(20_000, ge=100, description="Rows of the stratified sample for the checks "
+                                                         "that need rows on one machine.")
+    memory_limit: str | None = Field(None, description="Memory limit per LocalCluster worker, e.g. '2GB'.")
+
+
 class Policy(_Strict):
     """An audit policy, version 1."""
 
@@ -159,6 +174,7 @@ class Policy(_Strict):
     constraints: dict[str, FeatureConstraint] = Field(default_factory=dict)
     evalsets: dict[str, EvalSetDef] = Field(default_factory=dict)
     checks: list[CheckEntry] = Field(min_length=1)
+    execution: Execution = Field(default_factory=Execution)
 
     @model_validator(mode="after")
     def _one_model_key(self):

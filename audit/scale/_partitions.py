@@ -1,0 +1,187 @@
+"""Partitions of a held-out dataset: contiguous row ranges of one logical table.
+
+A dataset is a Parquet file, a folder of Parquet files, a glob, or a CSV
+file. Its files, in sorted order, form one table; a partition is the row range
+``[start, stop)`` of that table. Offsets come from Parquet metadata (no data is
+read) or from one pass counting CSV lines, so every row has a *global index*
+that does not depend on how the table is split. Everything random in a streamed
+audit is keyed on that index, which is why the number of partitions and of
+workers never changes a result.
+
+A task reads only the row groups (or CSV lines) overlapping its range, so the
+memory a partition costs is bounded by its size (plus one Parquet row group).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import DataError
+
+__all__ = ["Piece", "Partition", "TableSource", "open_source", "partitions", "read_partition"]
+
+PARQUET = (".parquet", ".pq")
+CSV = (".csv", ".txt", ".tsv")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One file of the table: its rows ``[start, start + rows)`` and, for Parquet, row-group sizes."""
+
+    path: str
+    start: int
+    rows: int
+    row_groups: tuple[int, ...] = ()
+    line_offsets: tuple[int, ...] = ()  # CSV: byte offset of every `csv_block`-th data line
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """The files of a dataset, in order, with the global row offset of each."""
+
+    location: str
+    kind: str  # "parquet" | "csv"
+    pieces: tuple[Piece, ...]
+    columns: tuple[str, ...]
+    csv_block: int = 0
+
+    @property
+    def n_rows(self) -> int:
+        return self.pieces[-1].start + self.pieces[-1].rows if self.pieces else 0
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Rows ``[start, stop)`` of a :class:`TableSource`; ``index`` is its position."""
+
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
+def _files(location: str) -> list[Path]:
+    p = Path(location)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in PARQUET + CSV)
+        if not files:
+            raise DataError(f"{location}: the folder holds no .parquet or .csv files")
+        return files
+    if any(ch in location for ch in "*?["):
+        files = sorted(Path(f) for f in _glob.glob(location))
+        if not files:
+            raise DataError(f"{location}: the pattern matches no file")
+        return files
+    if not p.exists():
+        raise DataError(f"data file not found: {location}")
+    return [p]
+
+
+def open_source(location: str | Path, csv_block: int = 65_536) -> TableSource:
+    """Describe the dataset at ``location`` (file, folder or glob) without reading its rows.
+
+    Raises
+    ------
+    DataError
+        No such file, mixed formats, files whose columns differ, or an unknown format.
+    """
+    location = str(location)
+    files = _files(location)
+    kinds = {("parquet" if f.suffix.lower() in PARQUET else "csv" if f.suffix.lower() in CSV else f.suffix)
+             for f in files}
+    if len(kinds) != 1 or not kinds <= {"parquet", "csv"}:
+        raise DataError(f"{location}: expected .parquet or .csv files of one format; found {sorted(kinds)}")
+    kind = kinds.pop()
+    pieces, columns, start = [], None, 0
+    for f in files:
+        cols, piece = (_parquet_piece if kind == "parquet" else _csv_piece)(f, start, csv_block)
+        if columns is None:
+            columns = cols
+        elif cols != columns:
+            raise DataError(f"{f}: columns {list(cols)} differ from those of {files[0]}: {list(columns)}")
+        pieces.append(piece)
+        start += piece.rows
+    if start == 0:
+        raise DataError(f"{location}: the data is empty (0 rows)")
+    return TableSource(location, kind, tuple(pieces), tuple(columns), csv_block if kind == "csv" else 0)
+
+
+def _parquet_piece(f: Path, start: int, _block: int):
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(f).metadata
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise DataError(f"{f}: cannot read the Parquet metadata: {exc}") from exc
+    groups = tuple(md.row_group(i).num_rows for i in range(md.num_row_groups))
+    cols = tuple(md.schema.to_arrow_schema().names)
+    cols = tuple(c for c in cols if not c.startswith("__index_level_"))
+    return cols, Piece(str(f), start, int(md.num_rows), row_groups=groups)
+
+
+def _csv_piece(f: Path, start: int, block: int):
+    # One pass over the bytes: the offset of every `block`-th line, so a task seeks straight to
+    # its rows. (Assumes no newline inside a quoted field, as dask.dataframe.read_csv does.)
+    offsets, n, pos = [], 0, 0
+    with open(f, "rb") as fh:
+        header = fh.readline()
+        pos = len(header)
+        for line in fh:
+            if n % block == 0:
+                offsets.append(pos)
+            pos += len(line)
+            n += 1
+    cols = tuple(pd.read_csv(f, nrows=0, sep="\t" if f.suffix.lower() == ".tsv" else ",").columns)
+    return cols, Piece(str(f), start, n, line_offsets=tuple(offsets))
+
+
+def partitions(source: TableSource, partition_rows: int) -> list[Partition]:
+    """Split the table into consecutive partitions of ``partition_rows`` rows (the last may be shorter)."""
+    if partition_rows < 1:
+        raise ValueError(f"partition_rows must be >= 1; got {partition_rows}")
+    n = source.n_rows
+    return [Partition(i, s, min(s + partition_rows, n)) for i, s in enumerate(range(0, n, partition_rows))]
+
+
+def read_partition(source: TableSource, part: Partition, columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows ``[part.start, part.stop)`` of the table (only ``columns``), index = global row numbers."""
+    frames = []
+    for piece in source.pieces:
+        lo, hi = max(part.start, piece.start), min(part.stop, piece.start + piece.rows)
+        if lo >= hi:
+            continue
+        reader = _read_parquet if source.kind == "parquet" else _read_csv
+        frames.append(reader(source, piece, lo - piece.start, hi - piece.start, columns))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    df.index = pd.RangeIndex(part.start, part.stop)
+    return df
+
+
+def _read_parquet(source, piece: Piece, lo: int, hi: int, columns):
+    import pyarrow.parquet as pq
+
+    ends = np.cumsum(piece.row_groups)
+    first = int(np.searchsorted(ends, lo, side="right"))
+    last = int(np.searchsorted(ends, hi - 1, side="right"))
+    base = int(ends[first - 1]) if first else 0
+    table = pq.ParquetFile(piece.path).read_row_groups(list(range(first, last + 1)), columns=columns)
+    return table.slice(lo - base, hi - lo).to_pandas()
+
+
+def _read_csv(source, piece: Piece, lo: int, hi: int, columns):
+    block = source.csv_block
+    k = lo // block
+    sep = "\t" if piece.path.lower().endswith(".tsv") else ","
+    with open(piece.path, "rb") as fh:
+        fh.seek(piece.line_offsets[k])
+        df = pd.read_csv(fh, sep=sep, header=None, names=list(source.columns), skiprows=lo - k * block,
+                         nrows=hi - lo, usecols=columns)
+    return df[list(columns)] if columns is not None else df
