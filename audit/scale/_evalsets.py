@@ -86,12 +86,42 @@ def _cols(plan, base, features, kind):
     return T.numeric_columns(plan, base.X) if kind == "numeric" else T.categorical_columns(plan, base.X)
 
 
-def _finish(plan, base, kind, X, description, report):
-    return T.finish(plan, base, kind, X, base.X, description=description, report=report)
+def _finish(plan, base, kind, X, description, report, touched=None):
+    """Wrap rows as a set, projecting the columns the builder touched through the constraints.
+
+    Unlike :func:`audit.evalsets._tabular.finish`, untouched columns are left as they are
+    and the share of changed cells is not counted: both cost a pass over every column of
+    every partition, and neither changes the rows a perturbation made.
+    """
+    from audit.constraints import enforce_constraints
+
+    cols = list(X.columns) if touched is None else [c for c in touched if c in X.columns]
+    if cols:
+        fixed = enforce_constraints(X[cols], base.X[cols], plan.constraints or {})
+        for c in cols:
+            X[c] = fixed[c].to_numpy()
+    return EvaluationSet(name="", kind=kind, X=X, y=base.y, sensitive=base.sensitive,
+                         source_index=base.source_index, description=description, meta={"report": report})
 
 
 def _u(seed, stream, base, draws=1):
     return row_uniform(seed, stream, base.source_index, draws)
+
+
+_Z_CACHE: dict = {}
+
+
+def _shared_normal(plan, stream: str, base) -> np.ndarray:
+    """Normal draws keyed on the run seed, not the evaluation set: every severity of a kind
+    scales the *same* draws (common random numbers), so a degradation curve moves with
+    severity only, and a partition computes its draws once for all severities."""
+    key = (plan.seed, stream, int(base.source_index[0]) if base.n_rows else 0, base.n_rows)
+    z = _Z_CACHE.get(key)
+    if z is None:
+        if len(_Z_CACHE) > 64:
+            _Z_CACHE.clear()
+        z = _Z_CACHE[key] = ndtri(row_uniform(plan.seed, stream, base.source_index)[:, 0])
+    return z
 
 
 @streamable("perturbed.noise")
@@ -100,11 +130,11 @@ def noise(plan, base, params, severity, seed, stats):
     X = base.X.copy()
     cols = _cols(plan, base, params.features, "numeric")
     for c in cols:
-        z = ndtri(_u(seed, f"noise:{c}", base)[:, 0])
+        z = _shared_normal(plan, f"perturbed.noise:{c}", base)
         X[c] = X[c].to_numpy(dtype=float) + s * stats.spread[c] * z
     return _finish(plan, base, "perturbed.noise", X,
                    f"Gaussian noise of {s:g} sd added to {len(cols)} numeric feature(s).",
-                   {"features": cols, "noise_sd_in_feature_sd": s})
+                   {"features": cols, "noise_sd_in_feature_sd": s}, cols)
 
 
 @streamable("perturbed.missing")
@@ -122,7 +152,7 @@ def missing(plan, base, params, severity, seed, stats):
         X[c] = X[c].mask(mask)
     return _finish(plan, base, "perturbed.missing", X,
                    f"Values missing completely at random at rate {s:g} in {len(cols)} feature(s).",
-                   {"mechanism": "mcar", "features": cols, "rate": s})
+                   {"mechanism": "mcar", "features": cols, "rate": s}, cols)
 
 
 @streamable("perturbed.category_swap")
@@ -143,7 +173,7 @@ def category_swap(plan, base, params, severity, seed, stats):
         X[c] = pd.Series(np.where(swap, new, cur), index=X.index).astype(base.X[c].dtype, errors="ignore")
     return _finish(plan, base, "perturbed.category_swap", X,
                    f"{s:.0%} of the cells of {len(cols)} categorical feature(s) swapped to another category.",
-                   {"features": cols, "share": s})
+                   {"features": cols, "share": s}, cols)
 
 
 @streamable("perturbed.scale")
@@ -165,7 +195,7 @@ def scale(plan, base, params, severity, seed, stats):
     return _finish(plan, base, "perturbed.scale", X,
                    f"Feature {feat!r} multiplied by {mult:g} in {params.rows:.0%} of rows (unit error),"
                    " then clipped to its valid range.",
-                   {"feature": feat, "multiplier": mult, "rows_share": params.rows})
+                   {"feature": feat, "multiplier": mult, "rows_share": params.rows}, [feat])
 
 
 @streamable("perturbed.rounding")
@@ -182,7 +212,7 @@ def rounding(plan, base, params, severity, seed, stats):
             X[c] = np.round((v - off) / step) * step + off
     return _finish(plan, base, "perturbed.rounding", X,
                    f"{len(cols)} numeric feature(s) rounded to a grid of {s:g} sd.",
-                   {"features": cols, "step_in_feature_sd": s})
+                   {"features": cols, "step_in_feature_sd": s}, cols)
 
 
 @streamable("perturbed.dropout")
@@ -204,7 +234,7 @@ def dropout(plan, base, params, severity, seed, stats):
         X[c] = stats.mode[c] if kinds[c] == "categorical" else stats.mean[c]
     return _finish(plan, base, "perturbed.dropout", X,
                    f"{len(cols)} feature(s) replaced by their mean or mode: {', '.join(cols)}.",
-                   {"features": cols, "share": s})
+                   {"features": cols, "share": s}, cols)
 
 
 @streamable("perturbed.outliers")
@@ -225,7 +255,7 @@ def outliers(plan, base, params, severity, seed, stats):
     return _finish(plan, base, "perturbed.outliers", X,
                    f"A share {s:.0%} of rows with one numeric feature set {params.spreads:g} sd from its median"
                    " (clipped to the valid range).",
-                   {"features": cols, "rows_share": s})
+                   {"features": cols, "rows_share": s}, cols)
 
 
 def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -248,8 +278,10 @@ def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
 def _resample(plan, base, kind, lam, seed, description, report):
     m = poisson_from_uniform(_u(seed, "resample", base)[:, 0], lam)
     rows = np.repeat(np.arange(base.n_rows), m)
-    X, _, _, _ = T.subset(base, rows)
-    return T.finish(plan, base, kind, X, X, rows=rows, description=description, report=report)
+    X, y, sens, src = T.subset(base, rows)
+    # Rows are copied unchanged: nothing to project.
+    return EvaluationSet(name="", kind=kind, X=X, y=y, sensitive=sens, source_index=src,
+                         description=description, meta={"report": report})
 
 
 @streamable("shifted.subpopulation")

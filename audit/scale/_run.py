@@ -149,19 +149,24 @@ def _trim(cand: pd.DataFrame, cut, floor: int) -> pd.DataFrame:
 
 
 def _select(merged, k: int, n: int, threshold: float) -> pd.DataFrame | None:
-    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (floor FLOOR)."""
-    cand = merged["candidates"]
+    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (floor FLOOR).
+
+    Returns None when a stratum has fewer candidates under the threshold than it needs
+    (its allocation would then depend on which partitions sent floor rows): the caller
+    widens the threshold and reads again.
+    """
+    cand = merged["candidates"].sort_values("__key", kind="stable")
+    want = {key: min(int(size[0]), max(FLOOR, int(round(k * int(size[0]) / n))))
+            for key, size in merged["strata"].items()}
     cut = np.uint64(min(int(threshold * 2.0 ** 64), 2 ** 64 - 1))
-    picked = []
-    for key, size in sorted(merged["strata"].items()):
-        n_h = int(size[0])
-        want = min(n_h, max(FLOOR, int(round(k * n_h / n))))
-        rows = cand[cand["__stratum"].map(lambda s, key=key: s == key).to_numpy()].sort_values("__key")
-        under = int((rows["__key"].to_numpy() < cut).sum())
-        if want > FLOOR and under < want and threshold < 1.0:
-            return None
-        picked.append(rows.iloc[:want])
-    out = pd.concat(picked).sort_index()
+    strata = cand["__stratum"]
+    under = (cand["__key"].to_numpy() < cut)
+    n_under = pd.Series(under).groupby(strata.to_numpy(), sort=False).sum()
+    if threshold < 1.0 and any(w > FLOOR and n_under.get(key, 0) < w for key, w in want.items()):
+        return None
+    rank = cand.groupby("__stratum", sort=False).cumcount().to_numpy()
+    limit = strata.map(want).to_numpy()
+    out = cand[rank < limit].sort_index()
     return out.drop(columns=["__key", "__stratum"])
 
 

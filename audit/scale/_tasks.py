@@ -99,8 +99,15 @@ def sample_task(source: TableSource, part: Partition, sp: SamplePlan) -> dict:
     cand["__stratum"] = [keys[c] for c in codes[keep]]
     counts = {}
     for c in sp.counted:
-        vc = df[c].astype(object).where(df[c].notna(), MISSING).astype(str).value_counts()
-        counts[c] = None if len(vc) > MAX_VOCAB else {str(k): int(v) for k, v in vc.items()}
+        vc = df[c].value_counts(dropna=False, sort=False)
+        if len(vc) > MAX_VOCAB:
+            counts[c] = None
+            continue
+        acc: dict[str, int] = {}
+        for v, m in vc.items():
+            name = MISSING if pd.isna(v) else str(v)  # as group_codes names values
+            acc[name] = acc.get(name, 0) + int(m)
+        counts[c] = acc
     extremes = {}
     for c in sp.numeric:
         v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
@@ -176,7 +183,7 @@ def summary_task(source: TableSource, part: Partition, plan: Plan, model) -> dic
                          source_index=rows)
     out: dict = {}
     predict_s = 0.0
-    base_rows = None
+    base_rows = base_ck = None
     for name in ["base", *[n for n in plan.requests if n != "base"]]:
         reqs = plan.requests.get(name, [])
         if not reqs and name != "base":
@@ -185,7 +192,13 @@ def summary_task(source: TableSource, part: Partition, plan: Plan, model) -> dic
         labels, proba, dt = _predict(plan, model if name != "base" or plan.prediction is None else None,
                                      es, df if name == "base" else None)
         predict_s += dt
-        ck = cell_keys(es.sensitive, plan.sensitive)
+        # Evaluation sets never change sensitive values: code the base rows once and
+        # map derived rows through the base row each came from.
+        ck = base_ck if base_ck is not None else cell_keys(es.sensitive, plan.sensitive)
+        if name == "base":
+            base_ck = ck
+        else:
+            ck = (base_ck[0][es.source_index - part.start], base_ck[1])
         need_hash = any(r.kind == "dups" for r in reqs)
         r = _rows_of(plan, es, labels, proba, ck, _hashes(plan, es) if need_hash else None)
         if name == "base":

@@ -1,0 +1,43 @@
+"""A model whose first prediction on a Dask worker kills that worker (fault-injection tests).
+
+Loaded through an entry point (``tests.scale._killer:build``); the marker file named by
+``AUDIT_KILL_MARKER`` makes it kill exactly one worker process, once.
+"""
+
+import os
+from pathlib import Path
+
+import skops.io as sio
+
+
+class KillOnce:
+    def __init__(self, model, marker: str):
+        self.model, self.marker = model, marker
+        self.classes_ = model.classes_
+
+    def _maybe_die(self):
+        try:
+            from distributed import get_worker
+
+            get_worker()
+        except ValueError:
+            return  # not on a worker: the driver predicts normally
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            return
+        os.close(fd)
+        os._exit(13)  # the worker process dies mid-task, as on an OOM kill
+
+    def predict(self, X):
+        self._maybe_die()
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        self._maybe_die()
+        return self.model.predict_proba(X)
+
+
+def build():
+    model = sio.load(os.environ["AUDIT_KILL_MODEL"], trusted=sio.get_untrusted_types(file=os.environ["AUDIT_KILL_MODEL"]))
+    return KillOnce(model, str(Path(os.environ["AUDIT_KILL_MARKER"])))
