@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from audit.errors import InputError
+    from audit.errors import ExecutionError, InputError
 
     try:
         return _COMMANDS[args.command](args)
-    except InputError as exc:
+    except (InputError, ExecutionError) as exc:
         print(f"audit: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,8 @@ One root, so a caller can catch everything the toolkit raises on purpose::
     │   ├── ModelLoadError    the model could not be loaded
     │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
     │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
+    ├── ExecutionError        a partition of a streamed audit failed after the executor's retries;
+    │                         nothing is reported (exit code 2)
     └── CheckError            raised inside a check; the runner turns it into an ERROR result
         └── CheckSkipped      the check cannot apply here (e.g. needs a live model); becomes SKIPPED
 
@@ -27,6 +29,7 @@ __all__ = [
     "ModelLoadError",
     "UntrustedModelError",
     "DataError",
+    "ExecutionError",
     "CheckError",
     "CheckSkipped",
 ]
@@ -34,6 +37,16 @@ __all__ = [
 
 class AuditError(Exception):
     """Root of every exception the toolkit raises on purpose."""
+
+
+class ExecutionError(AuditError):
+    """A partition of a streamed audit could not be processed, even after retries.
+
+    Raised instead of reporting results computed from the partitions that did
+    succeed. The CLI exits with code 2: nothing was audited.
+    """
+
+    exit_code = 2
 
 
 class InputError(AuditError):

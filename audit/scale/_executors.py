@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from audit.errors import AuditError, ExecutionError
+
 __all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
 
 
@@ -37,21 +39,21 @@ class LocalExecutor:
 
         if self.workers == 1:
             for p in parts:
-                yield fn(source, p, *shared)
+                yield _call(fn, source, p, *shared)
             return
         with threadpool_limits(1), ThreadPoolExecutor(self.workers) as pool:
-            pending, it = set(), iter(parts)
+            pending, it = {}, iter(parts)
             for p in it:
-                pending.add(pool.submit(fn, source, p, *shared))
+                pending[pool.submit(fn, source, p, *shared)] = p
                 if len(pending) >= self.workers:
                     break
             while pending:
                 done = next(as_completed(pending))
-                pending.discard(done)
+                part = pending.pop(done)
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.add(pool.submit(fn, source, nxt, *shared))
-                yield done.result()
+                    pending[pool.submit(fn, source, nxt, *shared)] = nxt
+                yield _result(done.result, source, part, attempts=1)
 
     def close(self) -> None:
         pass
@@ -93,11 +95,11 @@ class DaskExecutor:
 
         scattered = [self.client.scatter(s, broadcast=True, hash=False) for s in shared]
         src = self.client.scatter(source, broadcast=True, hash=False)
-        futures = [self.client.submit(fn, src, p, *scattered, retries=self.retries, pure=False,
-                                      key=f"{fn.__name__}-{p.index}-{os.urandom(4).hex()}") for p in parts]
+        futures = {self.client.submit(fn, src, p, *scattered, retries=self.retries, pure=False,
+                                      key=f"{fn.__name__}-{p.index}-{os.urandom(4).hex()}"): p for p in parts}
         try:
-            for fut in dask_completed(futures):
-                result = fut.result()
+            for fut in dask_completed(list(futures)):
+                result = _result(fut.result, source, futures[fut], attempts=self.retries + 1)
                 fut.release()
                 yield result
         finally:
@@ -110,6 +112,24 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _call(fn, source, part, *shared):
+    return _result(lambda: fn(source, part, *shared), source, part, attempts=1)
+
+
+def _result(get, source, part, attempts: int):
+    """The task's result, or an ExecutionError naming the partition (never a partial audit)."""
+    try:
+        return get()
+    except AuditError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any task failure ends the audit with its cause
+        files = [pc.path for pc in source.pieces if pc.start < part.stop and part.start < pc.start + pc.rows]
+        raise ExecutionError(
+            f"partition {part.index} (rows {part.start:,} to {part.stop - 1:,} of {source.location}; "
+            f"file(s) {', '.join(files)}) failed after {attempts} attempt(s): {type(exc).__name__}: {exc}. "
+            "Nothing was reported.") from exc
 
 
 def make_executor(kind: str, address: str | None = None, workers: int | None = None,
