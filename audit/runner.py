@@ -58,7 +58,18 @@ def execution_settings(lp: LoadedPolicy, options: RunOptions):
     if options.dask_address and not options.executor:
         upd["executor"] = "dask"
     ex = lp.policy.execution
-    return ex.model_validate({**ex.model_dump(), **upd}) if upd else ex
+    if not upd:
+        return ex
+    from pydantic import ValidationError
+
+    from audit.errors import InputError
+
+    try:
+        return ex.model_validate({**ex.model_dump(), **upd})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][0]).replace("_", "-").replace("address", "dask-address")
+        raise InputError(f"{flag}: {err['msg'].lower()}; got {err.get('input')!r}") from None
 
 
 def run_policy_file(policy_path: str | Path, options: RunOptions = RunOptions()) -> AuditResult:
@@ -237,8 +248,38 @@ def _model_free(ctx: AuditContext, name: str) -> bool:
         return False
 
 
+def _run_parallel(ctx, p, run, workers: int, advance) -> list[CheckResult]:
+    """Checks on ``workers`` threads, in policy order in the result.
+
+    Checks share evaluation sets, predictions and fitted detectors through the
+    context's lock-guarded caches, and seed from their own ids, so the order in which
+    threads finish changes nothing. BLAS/OpenMP pools get one thread per check so the
+    cores are not oversubscribed. Runtime-profile checks (``latency.*``) measure this
+    machine's speed: they run afterwards, alone.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    results: list = [None] * len(p.checks)
+    timed = [i for i, e in enumerate(p.checks) if e.id.startswith("latency.")]
+    free = [i for i in range(len(p.checks)) if i not in timed]
+
+    def one(i):
+        r = run(ctx, i, p.checks[i], p.defaults.decision)
+        advance(p.checks[i].id, 1)
+        return i, r
+
+    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        for i, r in pool.map(one, free):
+            results[i] = r
+    for i in timed:
+        results[i] = one(i)[1]
+    return results
+
+
 def _audit_one(lp, options, ctx, inputs, name, model, model_file, run_check=None, evalsets=None,
-               extra_manifest=None) -> AuditResult:
+               extra_manifest=None, parallel: int = 1) -> AuditResult:
     started = utc_now()
     t0 = time.perf_counter()
     p = lp.policy
@@ -249,12 +290,16 @@ def _audit_one(lp, options, ctx, inputs, name, model, model_file, run_check=None
     else:
         files["model"] = {"source": "predictions-only", "prediction_column": p.data.prediction,
                           "score_column": p.data.score}
-    results = []
+    run = run_check or _run_one
     with _progress(options.progress, len(p.checks), name) as advance:
-        for i, entry in enumerate(p.checks):
-            advance(entry.id, 0)
-            results.append((run_check or _run_one)(ctx, i, entry, p.defaults.decision))
-            advance(entry.id, 1)
+        if parallel > 1:
+            results = _run_parallel(ctx, p, run, parallel, advance)
+        else:
+            results = []
+            for i, entry in enumerate(p.checks):
+                advance(entry.id, 0)
+                results.append(run(ctx, i, entry, p.defaults.decision))
+                advance(entry.id, 1)
     changed_inputs = None
     if options.baseline:
         from audit.compare import apply_baseline, changed_files, load_results

@@ -48,7 +48,9 @@ class _Fitted:
         self.enc = E.StandardEncoder(ctx.dataset.feature_types).fit(ref.X)
         Xr = self.enc.transform(ref.X)
         self.kind = detector
-        seed = int(ctx.rng("ood-detector", detector).integers(2**31 - 1))
+        # Seeded per audit and detector, not per check: the fitted detector is shared by every
+        # check that uses it, so its seed must not depend on which check happened to fit it.
+        seed = int(getattr(ctx, "audit", ctx).rng("ood-detector", detector).integers(2**31 - 1))
         if detector == "iforest":
             from alibi_detect.od import IForest
 

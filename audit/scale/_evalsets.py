@@ -108,19 +108,17 @@ def _u(seed, stream, base, draws=1):
     return row_uniform(seed, stream, base.source_index, draws)
 
 
-_Z_CACHE: dict = {}
-
-
 def _shared_normal(plan, stream: str, base) -> np.ndarray:
     """Normal draws keyed on the run seed, not the evaluation set: every severity of a kind
     scales the *same* draws (common random numbers), so a degradation curve moves with
-    severity only, and a partition computes its draws once for all severities."""
-    key = (plan.seed, stream, int(base.source_index[0]) if base.n_rows else 0, base.n_rows)
-    z = _Z_CACHE.get(key)
+    severity only, and a partition computes its draws once for all severities.
+
+    Cached on the partition's base set, so the cache lives as long as the task.
+    """
+    cache = base.meta.setdefault("normal_draws", {})
+    z = cache.get(stream)
     if z is None:
-        if len(_Z_CACHE) > 64:
-            _Z_CACHE.clear()
-        z = _Z_CACHE[key] = ndtri(row_uniform(plan.seed, stream, base.source_index)[:, 0])
+        z = cache[stream] = ndtri(row_uniform(plan.seed, stream, base.source_index)[:, 0])
     return z
 
 
@@ -259,8 +257,20 @@ def outliers(plan, base, params, severity, seed, stats):
 
 
 def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson(lam) variates by inverting the CDF at ``u`` (elementwise, so partition-free)."""
+    """Poisson(lam) variates by inverting the CDF at ``u`` (elementwise, so partition-free).
+
+    Small rates walk the CDF up from 0 (fast, vectorised); rates above 30, where
+    ``exp(-lam)`` loses precision and the walk gets long, use scipy's quantile function.
+    """
+    from scipy.stats import poisson
+
     lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    big = lam > 30
+    if big.any():
+        out = np.empty(u.shape, dtype=np.int64)
+        out[big] = poisson.ppf(u[big], lam[big]).astype(np.int64)
+        out[~big] = poisson_from_uniform(u[~big], lam[~big])
+        return out
     k = np.zeros(u.shape, dtype=np.int64)
     p = np.exp(-lam)
     cdf = p.copy()

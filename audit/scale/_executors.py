@@ -138,5 +138,15 @@ def make_executor(kind: str, address: str | None = None, workers: int | None = N
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "dask":
-        return DaskExecutor(address, workers, memory_limit)
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            from audit.errors import InputError
+
+            raise InputError("executor 'dask' needs Dask: pip install 'audit[dask]' "
+                             "(or use --executor local)") from None
+        try:
+            return DaskExecutor(address, workers, memory_limit)
+        except OSError as exc:  # no scheduler at that address
+            raise ExecutionError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'dask'")

@@ -49,6 +49,10 @@ class TableSource:
     pieces: tuple[Piece, ...]
     columns: tuple[str, ...]
     csv_block: int = 0
+    # Column -> dtype every partition is read with, so a column is typed alike in every
+    # partition (an integer column with a null somewhere is float everywhere, as pandas reads
+    # the whole table); otherwise group names could differ between partitions ("1" vs "1.0").
+    dtypes: dict | None = None
 
     @property
     def n_rows(self) -> int:
@@ -111,7 +115,56 @@ def open_source(location: str | Path, csv_block: int = 65_536) -> TableSource:
         start += piece.rows
     if start == 0:
         raise DataError(f"{location}: the data is empty (0 rows)")
-    return TableSource(location, kind, tuple(pieces), tuple(columns), csv_block if kind == "csv" else 0)
+    dtypes = (_parquet_dtypes if kind == "parquet" else _csv_dtypes)(files, columns, csv_block)
+    return TableSource(location, kind, tuple(pieces), tuple(columns), csv_block if kind == "csv" else 0, dtypes)
+
+
+def _parquet_dtypes(files, columns, _block) -> dict:
+    # Integer columns that hold a null in any row group of any file are read as float64
+    # everywhere, as pandas reads the whole table (statistics give null counts without reading).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = {}
+    for f in files:
+        pf = pq.ParquetFile(f)
+        md = pf.metadata
+        schema = md.schema.to_arrow_schema()
+        for j in range(md.num_columns):
+            name = md.schema.column(j).name
+            field = schema.field(name) if name in schema.names else None
+            if field is None or not pa.types.is_integer(field.type) or name in out:
+                continue
+            for g in range(md.num_row_groups):
+                st = md.row_group(g).column(j).statistics
+                if st is not None and st.has_null_count:
+                    nulls = st.null_count
+                else:  # no statistics written: read that one column chunk
+                    nulls = pf.read_row_group(g, columns=[name]).column(0).null_count
+                if nulls > 0:
+                    out[name] = "float64"
+                    break
+    return out
+
+
+def _csv_dtypes(files, columns, block) -> dict:
+    # CSV has no schema, and pandas types each chunk by what it holds: an integer column with a
+    # blank further down would be int in some partitions and float in others. One parse of the
+    # whole table in chunks finds the type pandas gives each column when it reads it whole,
+    # and every partition is then read with it. (CSV is read twice; prefer Parquet at scale.)
+    seen: dict[str, set] = {}
+    for f in files:
+        sep = "\t" if f.suffix.lower() == ".tsv" else ","
+        for chunk in pd.read_csv(f, sep=sep, chunksize=max(block, 65_536)):
+            for c in chunk.columns:
+                seen.setdefault(c, set()).add(chunk[c].dtype.kind)
+    out = {}
+    for c, kinds in seen.items():
+        if kinds - {"i", "u", "f", "b"}:
+            out[c] = "object"
+        elif "f" in kinds or len(kinds) > 1:
+            out[c] = "float64"
+    return out
 
 
 def _parquet_piece(f: Path, start: int, _block: int):
@@ -135,10 +188,11 @@ def _csv_piece(f: Path, start: int, block: int):
         header = fh.readline()
         pos = len(header)
         for line in fh:
-            if n % block == 0:
-                offsets.append(pos)
+            if line.strip():  # pandas skips blank lines: they are not rows
+                if n % block == 0:
+                    offsets.append(pos)
+                n += 1
             pos += len(line)
-            n += 1
     cols = tuple(pd.read_csv(f, nrows=0, sep="\t" if f.suffix.lower() == ".tsv" else ",").columns)
     return cols, Piece(str(f), start, n, line_offsets=tuple(offsets))
 
@@ -173,15 +227,21 @@ def _read_parquet(source, piece: Piece, lo: int, hi: int, columns):
     last = int(np.searchsorted(ends, hi - 1, side="right"))
     base = int(ends[first - 1]) if first else 0
     table = pq.ParquetFile(piece.path).read_row_groups(list(range(first, last + 1)), columns=columns)
-    return table.slice(lo - base, hi - lo).to_pandas()
+    df = table.slice(lo - base, hi - lo).to_pandas()
+    cast = {c: t for c, t in (source.dtypes or {}).items() if c in df.columns and df[c].dtype != t}
+    return df.astype(cast) if cast else df
 
 
 def _read_csv(source, piece: Piece, lo: int, hi: int, columns):
     block = source.csv_block
     k = lo // block
+    skip = lo - k * block
     sep = "\t" if piece.path.lower().endswith(".tsv") else ","
     with open(piece.path, "rb") as fh:
         fh.seek(piece.line_offsets[k])
-        df = pd.read_csv(fh, sep=sep, header=None, names=list(source.columns), skiprows=lo - k * block,
-                         nrows=hi - lo, usecols=columns)
+        # Read from the block's first row and drop the rows before `lo` (blank lines are
+        # skipped by the parser, so counting rows, not lines, stays right).
+        df = pd.read_csv(fh, sep=sep, header=None, names=list(source.columns), nrows=hi - lo + skip,
+                         usecols=columns, dtype=source.dtypes or None)
+    df = df.iloc[skip:]
     return df[list(columns)] if columns is not None else df

@@ -43,8 +43,10 @@ def row_uniform(seed: int, stream: str, rows: np.ndarray, draws: int = 1) -> np.
     """Uniforms in (0, 1), shape ``(len(rows), draws)``: draw ``j`` of row ``i`` depends only on (seed, stream, i, j)."""
     out = np.empty((len(rows), draws))
     for j in range(draws):
-        k = row_keys(seed, stream, rows, j) >> np.uint64(11)  # 53 random bits
-        out[:, j] = (k.astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+        # 52 random bits: (k + 0.5) / 2**52 is exact in float64, so the value is never 0 or 1
+        # (with 53 bits the largest k rounds to 1.0 and row_normal would return inf).
+        k = row_keys(seed, stream, rows, j) >> np.uint64(12)
+        out[:, j] = (k.astype(np.float64) + 0.5) * (1.0 / (1 << 52))
     return out
 
 

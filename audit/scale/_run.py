@@ -296,8 +296,10 @@ def _audit_model(lp, options, execution, executor, source, parts, columns, types
                       "predict_s": round(info["predict_s"], 3), "task_s": round(info["task_s"], 3),
                       "rows_per_s": round(n / max(t_summary, 1e-9), 1)},
     }
+    # Locally, the checks that follow the passes run in parallel on the cores too.
+    parallel = executor.workers if execution.executor == "local" else 1
     return _audit_one(lp, options, ctx, inputs, name, model, model_file, run_check=run_check,
-                      evalsets=evalsets, extra_manifest=manifest)
+                      evalsets=evalsets, extra_manifest=manifest, parallel=parallel)
 
 
 def _files(lp, options, source, ref) -> dict:

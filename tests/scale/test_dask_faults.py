@@ -3,6 +3,8 @@ audit completes with the numbers of an undisturbed run."""
 
 import pytest
 
+pytest.importorskip("distributed")
+
 from audit.policy import load_policy
 from audit.runner import RunOptions, run_audit
 from tests.scale.conftest import write_policy
