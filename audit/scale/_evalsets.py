@@ -104,6 +104,12 @@ def _finish(plan, base, kind, X, description, report, touched=None):
                          source_index=base.source_index, description=description, meta={"report": report})
 
 
+def _fresh(base) -> pd.DataFrame:
+    """A frame of the base's columns to replace columns in (builders assign whole columns and
+    never write into an array in place, so the base's arrays can be shared, not copied)."""
+    return base.X.copy(deep=False)
+
+
 def _u(seed, stream, base, draws=1):
     return row_uniform(seed, stream, base.source_index, draws)
 
@@ -125,7 +131,7 @@ def _shared_normal(plan, stream: str, base) -> np.ndarray:
 @streamable("perturbed.noise")
 def noise(plan, base, params, severity, seed, stats):
     s = _sev(severity, 0.2)
-    X = base.X.copy()
+    X = _fresh(base)
     cols = _cols(plan, base, params.features, "numeric")
     for c in cols:
         z = _shared_normal(plan, f"perturbed.noise:{c}", base)
@@ -140,7 +146,7 @@ def missing(plan, base, params, severity, seed, stats):
     if params.mechanism != "mcar":
         raise NotImplementedError("MNAR missingness ranks the whole table; it is built from the sample")
     s = min(_sev(severity, 0.1), 1.0)
-    X = base.X.copy()
+    X = _fresh(base)
     cols = T.mutable(plan, list(params.features) if params.features is not None else list(X.columns))
     kinds = T.feature_kinds(plan, X)
     for c in cols:
@@ -156,7 +162,7 @@ def missing(plan, base, params, severity, seed, stats):
 @streamable("perturbed.category_swap")
 def category_swap(plan, base, params, severity, seed, stats):
     s = min(_sev(severity, 0.1), 1.0)
-    X = base.X.copy()
+    X = _fresh(base)
     cols = _cols(plan, base, params.features, "categorical")
     for c in cols:
         vocab = np.asarray(stats.vocab[c], dtype=object)
@@ -176,7 +182,7 @@ def category_swap(plan, base, params, severity, seed, stats):
 
 @streamable("perturbed.scale")
 def scale(plan, base, params, severity, seed, stats):
-    X = base.X.copy()
+    X = _fresh(base)
     if params.feature is not None:
         T.check_columns(X, [params.feature], "perturbed.scale")
         feat = params.feature
@@ -199,7 +205,7 @@ def scale(plan, base, params, severity, seed, stats):
 @streamable("perturbed.rounding")
 def rounding(plan, base, params, severity, seed, stats):
     s = _sev(severity, 0.5)
-    X = base.X.copy()
+    X = _fresh(base)
     cols = _cols(plan, base, params.features, "numeric")
     rng = np.random.default_rng(seed)  # grid origins: one per feature for the whole table
     if s > 0:
@@ -215,7 +221,7 @@ def rounding(plan, base, params, severity, seed, stats):
 
 @streamable("perturbed.dropout")
 def dropout(plan, base, params, severity, seed, stats):
-    X = base.X.copy()
+    X = _fresh(base)
     s = None
     if params.features is not None:
         T.check_columns(X, params.features, "perturbed.dropout")
@@ -238,7 +244,7 @@ def dropout(plan, base, params, severity, seed, stats):
 @streamable("perturbed.outliers")
 def outliers(plan, base, params, severity, seed, stats):
     s = min(_sev(severity, 0.05), 1.0)
-    X = base.X.copy()
+    X = _fresh(base)
     cols = _cols(plan, base, params.features, "numeric")
     u = _u(seed, "outliers", base, 3)
     hit = np.flatnonzero(u[:, 0] < s)
@@ -247,7 +253,7 @@ def outliers(plan, base, params, severity, seed, stats):
         side = np.where(u[hit, 2] < 0.5, -1.0, 1.0)
         for j, c in enumerate(cols):
             r = hit[which == j]
-            v = X[c].to_numpy(dtype=float)
+            v = X[c].to_numpy(dtype=float, copy=True)  # written in place below: never the base's array
             v[r] = stats.median[c] + side[which == j] * params.spreads * stats.spread[c]
             X[c] = v
     return _finish(plan, base, "perturbed.outliers", X,

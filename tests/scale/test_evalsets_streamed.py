@@ -185,3 +185,24 @@ def test_poisson_from_uniform_large_lambda():
 
     u = np.array([0.01, 0.5, 0.99])
     assert poisson_from_uniform(u, 800.0).tolist() == stats.poisson.ppf(u, 800.0).astype(int).tolist()
+
+
+@pytest.mark.parametrize("name,kind,severity,params", [
+    ("perturbed.noise@0.5", "perturbed.noise", 0.5, {}),
+    ("perturbed.outliers@0.3", "perturbed.outliers", 0.3, {}),
+    ("perturbed.scale@0.5", "perturbed.scale", 0.5, {"rows": 0.5}),
+    ("perturbed.rounding@0.5", "perturbed.rounding", 0.5, {}),
+    ("perturbed.dropout@0.5", "perturbed.dropout", 0.5, {}),
+    ("perturbed.missing@0.3", "perturbed.missing", 0.3, {}),
+    ("perturbed.category_swap@0.3", "perturbed.category_swap", 0.3, {}),
+])
+def test_builders_never_write_into_the_base_rows(name, kind, severity, params):
+    # Builders share the base's column arrays (no deep copy): a write in place would corrupt
+    # the base set and every set built after it.
+    df = _table(500, seed=3)
+    plan = _plan(df, {name: (kind, severity, params)})
+    base = _base(df, 0, len(df))
+    before = base.X.copy(deep=True)
+    es = build_partition(plan, name, base)
+    pd.testing.assert_frame_equal(base.X, before)
+    assert not es.X.equals(before)
