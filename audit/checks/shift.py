@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit.checks import _encode as E
@@ -79,16 +80,69 @@ def feature_pvalues(ref, cur, feature_types, numeric_test="ks"):
     return out
 
 
+def sketch_pvalues(ref: pd.DataFrame, sketch: dict, feature_types) -> dict:
+    """:func:`feature_pvalues` from a streamed audit's drift sketches (``audit.scale``).
+
+    The numbers are alibi-detect's: its KSDrift is scipy's two-sample KS with the asymptotic
+    p-value, and its ChiSquareDrift is ``chi2_contingency`` of the two count vectors, both
+    reported in float32. The sketch gives the KS distance exactly (it holds the current
+    values' counts at every reference value), and the category counts exactly.
+    """
+    from scipy.stats import chi2_contingency, kstwo
+
+    out = {}
+    for col in ref.columns:
+        sk = sketch[col]
+        if feature_types.get(col) == "categorical":
+            r = ref[col].astype(object).where(ref[col].notna(), "<missing>").astype(str).value_counts()
+            vocab = sorted(set(r.index) | set(sk))
+            table = np.array([[int(r.get(v, 0)) for v in vocab], [int(sk.get(v, 0)) for v in vocab]])
+            stat, p, _, _ = chi2_contingency(table)
+            out[col] = (float(np.float32(stat)), float(np.float32(p)), "chi2")
+            continue
+        a = ref[col].to_numpy(dtype=float)
+        a = np.sort(a[~np.isnan(a)])
+        m, n = len(a), int(sk.sum())
+        if m < 2 or n < 2:
+            out[col] = (None, None, "ks")
+            continue
+        u, ref_le = np.unique(a, return_counts=True)
+        fr = np.cumsum(ref_le) / m  # reference ECDF at each distinct value
+        cur = np.cumsum(sk)  # cur[2j] = values below u[j]; cur[2j + 1] = values at or below u[j]
+        below, at_or_below = cur[0:-1:2] / n, cur[1::2] / n
+        fr_prev = np.concatenate([[0.0], fr[:-1]])
+        d = float(max(np.max(np.abs(fr - at_or_below)), np.max(np.abs(fr_prev - below))))
+        big, small = sorted([float(m), float(n)], reverse=True)
+        p = float(kstwo.sf(d, np.round(big * small / (big + small))))
+        out[col] = (float(np.float32(d)), float(np.float32(p)), "ks")
+    return out
+
+
+def _feature_drift_requests(es, params, ctx):
+    if params.numeric_test != "ks":
+        raise NotStreamed("the Cramer-von Mises test runs on the sample")
+    return [("sketch", es, None)]
+
+
+register_summaries("shift.feature_drift", _feature_drift_requests)
+
+
 @register_check("shift.feature_drift", params=FeatureDriftParams, needs={"reference"}, higher_is_better=False)
 def feature_drift(ctx, params):
     """Share of features whose distribution differs from the reference (alibi-detect tests, BH-FDR control)."""
     ref = ctx.dataset.reference
-    es = ctx.evalset()
-    cols = params.features or list(es.X.columns)
-    missing = [c for c in cols if c not in es.X.columns or c not in ref.X.columns]
+    streamed = ctx.summaries is not None
+    columns = list(ctx.dataset.X.columns) if streamed else list(ctx.evalset().X.columns)
+    cols = params.features or columns
+    missing = [c for c in cols if c not in columns or c not in ref.X.columns]
     if missing:
         raise CheckSkipped(f"feature(s) {missing} not in both the reference and the evaluation set")
-    res = feature_pvalues(ref.X[cols], es.X[cols], ctx.dataset.feature_types, params.numeric_test)
+    if streamed:
+        res = sketch_pvalues(ref.X[cols], ctx.summaries.get("sketch", ctx.evalset_name), ctx.dataset.feature_types)
+        n_rows = ctx.summaries.rows(ctx.evalset_name)
+    else:
+        res = feature_pvalues(ref.X[cols], ctx.evalset().X[cols], ctx.dataset.feature_types, params.numeric_test)
+        n_rows = ctx.evalset().n_rows
     tested = [c for c in cols if res[c][1] is not None]
     q = dict(zip(tested, bh_qvalues(np.array([res[c][1] for c in tested])), strict=True))
     rows, groups, flags = [], [], []
@@ -99,7 +153,7 @@ def feature_drift(ctx, params):
         rows.append([c, test, _f(stat), _f(p), _f(qv), "drift" if drifted else "no drift"])
         if drifted:
             flags.append(i)
-        groups.append(GroupValue(group=c, n=int(es.n_rows), value=_f(p),
+        groups.append(GroupValue(group=c, n=int(n_rows), value=_f(p),
                                  extra={"test": test, "statistic": _f(stat), "q_value": _f(qv),
                                         "drifted": bool(drifted)}))
     share = len(flags) / len(tested) if tested else None
@@ -107,7 +161,7 @@ def feature_drift(ctx, params):
              "columns": ["feature", "test", "statistic", "p-value", "q-value", "decision"], "rows": rows,
              "flag_rows": flags}
     names = [cols[i] for i in flags]
-    return Measurement(value=share, n=int(es.n_rows), groups=groups, details={"tables": [table]},
+    return Measurement(value=share, n=int(n_rows), groups=groups, details={"tables": [table]},
                        message=f"{len(flags)} of {len(tested)} feature(s) drifted at FDR {params.fdr:g}"
                                + (f": {', '.join(names)}." if names else "."))
 

@@ -413,6 +413,16 @@ def _reference_inputs(ctx, plan, requests, sample_ds) -> None:
 
         ref = _scores(ctx.predictions("reference"), ctx.task)
         plan.psi_edges = {b: psi_edges(ref, b) for b in psi_bins}
+    if any(r.kind == "sketch" for r in all_reqs):
+        ref = sample_ds.reference
+        for c in sample_ds.X.columns:
+            if c not in ref.X.columns:
+                continue
+            if sample_ds.feature_types.get(c) == "categorical":
+                plan.ref_unique[c] = None
+            else:
+                v = ref.X[c].to_numpy(dtype=float)
+                plan.ref_unique[c] = np.unique(v[~np.isnan(v)])
     dups = {bool(r.arg) for r in all_reqs if r.kind == "dups"}
     if dups:
         from audit.checks.data import row_hashes

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Request", "CellTable", "SCORE_BINS", "LOSS_RANGE", "fixed_sums", "cell_keys", "summarise",
+__all__ = ["Request", "CellTable", "FeatureSketch", "SCORE_BINS", "LOSS_RANGE", "fixed_sums", "cell_keys", "summarise",
            "merge", "MISSING"]
 
 SCORE_BINS = 1 << 16  # score histogram resolution: 1.5e-5
@@ -32,7 +32,8 @@ MISSING = "<missing>"  # as audit.stats.group_codes names a missing sensitive va
 
 @dataclass(frozen=True)
 class Request:
-    """One summary of one evaluation set: ``kind`` in confusion, paired, scores, loss, ece, psi, dups, missing."""
+    """One summary of one evaluation set: ``kind`` in confusion, paired, scores, loss, ece, psi, dups,
+    missing, sketch."""
 
     kind: str
     evalset: str
@@ -181,16 +182,65 @@ def summarise(req: Request, r: Rows, base: Rows | None, plan) -> Any:
         pos = np.clip(np.searchsorted(ref, h), 0, max(len(ref) - 1, 0))
         dup = (ref[pos] == h) if len(ref) else np.zeros(len(h), dtype=bool)
         return {"count": np.int64(dup.sum()), "n": np.int64(len(h)), "first": np.sort(r.rows[dup])[:20]}
+    if req.kind == "sketch":
+        return _feature_sketch(r.frame, plan)
     if req.kind == "missing":
         return {"count": r.frame.isna().sum().to_numpy().astype(np.int64), "n": np.int64(len(r.frame))}
     raise ValueError(f"unknown summary kind {req.kind!r}")
+
+
+def _feature_sketch(frame: pd.DataFrame, plan) -> FeatureSketch:
+    """Drift sketch of every feature: exact, mergeable, and enough for the tests of
+    :func:`audit.checks.shift.feature_pvalues`.
+
+    Numeric: counts of values strictly between, and equal to, the reference's sorted
+    distinct values (cell ``2j``: below ``u[j]`` and above ``u[j-1]``; ``2j + 1``: equal to
+    ``u[j]``). The two-sample KS distance is attained at those points, so it is exact.
+    Categorical: counts per category, named as the in-memory test names them.
+    """
+    out = FeatureSketch()
+    for col, u in plan.ref_unique.items():
+        if col not in frame.columns:
+            continue
+        if u is None:  # categorical
+            vc = frame[col].value_counts(dropna=False, sort=False)
+            acc: dict[str, int] = {}
+            for v, m in vc.items():
+                name = MISSING if pd.isna(v) else str(v)
+                acc[name] = acc.get(name, 0) + int(m)
+            out[col] = acc
+            continue
+        v = frame[col].to_numpy(dtype=float)
+        v = v[~np.isnan(v)]
+        idx = np.searchsorted(u, v, side="left")
+        eq = (idx < len(u)) & (u[np.minimum(idx, len(u) - 1)] == v)
+        out[col] = np.bincount(2 * idx + eq, minlength=2 * len(u) + 1).astype(np.int64)
+    return out
+
+
+class FeatureSketch(dict):
+    """``{column: int64 array (numeric) or {category: count} (categorical)}``; ``+`` adds them."""
+
+    def __add__(self, other: FeatureSketch) -> FeatureSketch:
+        out = FeatureSketch(self)
+        for col, v in other.items():
+            if col not in out:
+                out[col] = v
+            elif isinstance(v, dict):
+                acc = dict(out[col])
+                for k, m in v.items():
+                    acc[k] = acc.get(k, 0) + m
+                out[col] = acc
+            else:
+                out[col] = out[col] + v
+        return out
 
 
 def merge(a: Any, b: Any) -> Any:
     """Add two summaries of the same request (integers only: order does not matter)."""
     if a is None:
         return b
-    if isinstance(a, CellTable):
+    if isinstance(a, CellTable | FeatureSketch):
         return a + b
     if isinstance(a, dict):
         out = {}

@@ -63,6 +63,7 @@ class Plan:
     ref_hashes: dict = field(default_factory=dict)  # include_target -> sorted reference row hashes
     ref_columns: list = field(default_factory=list)
     ref_dtypes: dict = field(default_factory=dict)
+    ref_unique: dict = field(default_factory=dict)  # feature -> sorted distinct reference values (None: categorical)
 
     @property
     def dataset(self):
