@@ -16,7 +16,7 @@ from audit.checks import CheckSpec, get_check
 from audit.constraints import resolve_constraints
 from audit.context import AuditContext, AuditSettings
 from audit.data.dataset import Dataset
-from audit.data.loading import load_dataset
+from audit.data.loading import load_dataset, table_sha256
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
 from audit.manifest import hardware, library_versions, utc_now
@@ -102,7 +102,7 @@ def _load_inputs(lp: LoadedPolicy, options: RunOptions) -> _Inputs:
         reference=ref_path, task=p.task,
     )
     files = {"policy": {"path": str(lp.path), "sha256": lp.sha256},
-             "data": {"path": str(data_path), "sha256": file_sha256(data_path), "rows": dataset.n_rows}}
+             "data": {"path": str(data_path), "sha256": table_sha256(data_path), "rows": dataset.n_rows}}
     if ref_path is not None:
         files["reference"] = {"path": str(ref_path), "sha256": file_sha256(ref_path),
                               "rows": dataset.reference.n_rows}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -61,22 +60,32 @@ def write_policy(folder: Path, model: Path, train: Path) -> Path:
     return path
 
 
+# Runs the command in a child and reports its wall time and the peak RSS of the largest process
+# among it and its descendants (getrusage of children covers every descendant waited for).
+PROBE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - t0
+sys.stderr.write(r.stderr[-3000:])
+print(r.returncode, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def run(policy: Path, data: Path, executor: str, workers: int, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "audit", "run", str(policy), "--data", str(data), "--executor", executor,
-           "--workers", str(workers), "--no-pdf", "--quiet", "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
+    cmd = [sys.executable, "-c", PROBE, sys.executable, "-m", "audit", "run", str(policy), "--data", str(data),
+           "--executor", executor, "--workers", str(workers), "--no-pdf", "--quiet", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"audit run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    code, wall, peak = proc.stdout.split()
+    code, wall, peak = int(code), float(wall), int(peak)
+    if code not in (0, 1):
+        raise SystemExit(f"audit run failed ({code}):\n{proc.stderr[-3000:]}")
     res = json.loads(max(out.glob("*/results.json"), key=lambda p: p.stat().st_mtime).read_text())
     m = res["manifest"]
     st = m["streaming"]
     rows = m["execution"]["rows"]
     return {"executor": executor, "workers": workers, "rows": rows, "wall_s": round(wall, 2),
-            "rows_per_s": round(rows / wall), "peak_rss_mb": round(peak / 1024, 1) if peak > before else None,
+            "rows_per_s": round(rows / wall), "peak_rss_mb": round(peak / 1024, 1),
             "checks_s": m["wall_time_s"], "sample_pass_s": st["sample_pass_s"],
             "summary_pass_s": st["summary_pass_s"], "predict_s": st["predict_s"], "task_s": st["task_s"],
             # Model time over the time the workers had: wall x workers.

@@ -13,12 +13,35 @@ import pandas as pd
 from audit.data.dataset import Dataset, infer_feature_types
 from audit.errors import DataError
 
-__all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task"]
+__all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task", "table_sha256"]
+
+
+def table_sha256(path: str | Path) -> str:
+    """SHA-256 of a data file; of a folder or glob, the SHA-256 of its files' hashes in order."""
+    import hashlib
+
+    from audit.models.loading import file_sha256
+
+    path = Path(path)
+    if not (path.is_dir() or any(ch in str(path) for ch in "*?[")):
+        return file_sha256(path)
+    from audit.scale import open_source
+
+    h = hashlib.sha256()
+    for piece in open_source(path).pieces:
+        h.update(file_sha256(Path(piece.path)).encode())
+    return h.hexdigest()
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame."""
+    """Read a CSV or Parquet file (or a folder or glob of them, as one table) into a DataFrame."""
     path = Path(path)
+    if path.is_dir() or any(ch in str(path) for ch in "*?["):
+        # A folder or glob of files: the same reader streamed audits use, for the whole table.
+        from audit.scale import Partition, open_source, read_partition
+
+        src = open_source(path)
+        return read_partition(src, Partition(0, 0, src.n_rows)).reset_index(drop=True)
     if not path.exists():
         raise DataError(f"data file not found: {path}")
     suffix = path.suffix.lower()

@@ -249,7 +249,13 @@ def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_ove
         files.append((("data", "reference"), p.data.reference))
     for loc, rel in files:
         f = lp.resolve(rel)
-        if not f.exists():
+        if loc == ("data", "path") and any(ch in str(rel) for ch in "*?["):
+            import glob
+
+            # A glob of partition files (streamed audits): it must match something.
+            if not glob.glob(str(f)):
+                col.add(loc, f"no file matches the pattern {rel!r} (looked for {f})")
+        elif not f.exists():
             col.add(loc, f"file not found: {rel!r} (looked for {f})")
 
 

@@ -7,7 +7,6 @@ differs.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -303,13 +302,11 @@ def _audit_model(lp, options, execution, executor, source, parts, columns, types
 
 
 def _files(lp, options, source, ref) -> dict:
-    h = hashlib.sha256()
+    from audit.data.loading import table_sha256
     from audit.models.loading import file_sha256
 
-    for piece in source.pieces:
-        h.update(file_sha256(Path(piece.path)).encode())
     files = {"policy": {"path": str(lp.path), "sha256": lp.sha256},
-             "data": {"path": source.location, "sha256": h.hexdigest(), "rows": source.n_rows,
+             "data": {"path": source.location, "sha256": table_sha256(source.location), "rows": source.n_rows,
                       "files": len(source.pieces)}}
     if ref is not None:
         files["reference"] = {"path": str(ref.source), "sha256": file_sha256(Path(ref.source)), "rows": ref.n_rows}

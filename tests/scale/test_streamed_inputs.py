@@ -72,3 +72,26 @@ def test_several_models_stream_once_each(scale_files, tmp_path):
     a, b = run_audits(load_policy(policy), RunOptions(executor="local", partition_rows=1500, progress=False))
     assert (a.manifest["model_name"], b.manifest["model_name"]) == ("a", "b")
     assert _numbers(a) == _numbers(b)  # the same model under two names
+
+
+def test_memory_executor_reads_a_folder_and_a_glob(scale_files, tmp_path):
+    from audit.data.loading import table_sha256
+
+    policy = write_policy(tmp_path, scale_files, CHECKS)
+    folder = run_audit(load_policy(policy), RunOptions(progress=False))
+    pattern = str(scale_files["folder"] / "part-*.parquet")
+    glob = run_audit(load_policy(policy), RunOptions(progress=False, data=pattern))
+    one = run_audit(load_policy(policy), RunOptions(progress=False, data=str(scale_files["file"])))
+    assert _numbers(folder) == _numbers(glob) == _numbers(one)
+    assert folder.manifest["files"]["data"]["rows"] == 4000
+    assert folder.manifest["files"]["data"]["sha256"] == table_sha256(pattern) != table_sha256(scale_files["file"])
+
+
+def test_glob_in_policy_must_match(scale_files, tmp_path):
+    from audit.errors import PolicyError
+
+    policy = write_policy(tmp_path, scale_files, CHECKS)
+    policy.write_text(policy.read_text().replace(f"path: {scale_files['folder']}",
+                                                 f"path: {scale_files['folder']}/nothing-*.parquet"))
+    with pytest.raises(PolicyError, match="no file matches the pattern"):
+        load_policy(policy)
