@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", action="append", metavar="PATH",
                      help="model file (.skops; .joblib/.pkl need --trust-model); overrides the policy. "
                      "Repeat to compare candidate models side by side")
-    run.add_argument("--data", help="held-out data (CSV or Parquet); overrides the policy")
+    run.add_argument("--data", help="held-out data: a CSV or Parquet file, or a folder or glob of them; "
+                     "overrides the policy")
     run.add_argument("--reference", help="reference/training data (CSV or Parquet); overrides the policy")
     run.add_argument("--trust-model", action="store_true",
                      help="allow pickle/joblib model files (they run code when loaded)")

@@ -77,7 +77,7 @@ class DaskExecutor:
         self.retries = retries
         self._cluster = None
         if address:
-            self.client = Client(address, timeout="30s")
+            self.client = Client(address, timeout="10s")
         else:
             n = max(1, int(workers or os.cpu_count() or 1))
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
