@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit.checks._registry import NoParams, register_check, register_summaries
-from audit.errors import CheckSkipped
+from audit.errors import CheckError, CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import group_codes, wilson_interval
 
@@ -137,10 +137,15 @@ def single_feature_leakage(ctx, params):
 def class_balance(ctx, params):
     """Share of the smallest class (Wilson interval)."""
     level = ctx.settings.confidence
-    es = ctx.evalset()
-    if es.y is None:
-        raise CheckSkipped("no labels in this evaluation set")
-    vals, counts = np.unique(np.asarray(es.y), return_counts=True)
+    if ctx.summaries is not None:
+        cm, classes = ctx.summaries.confusion(ctx.evalset_name)
+        per_class = cm.sum(axis=1)
+        vals, counts = classes[per_class > 0], per_class[per_class > 0]
+    else:
+        es = ctx.evalset()
+        if es.y is None:
+            raise CheckSkipped("no labels in this evaluation set")
+        vals, counts = np.unique(np.asarray(es.y), return_counts=True)
     n = int(counts.sum())
     groups = [GroupValue(group=str(v), n=int(c), value=c / n, interval=_wilson(c, n, level))
               for v, c in zip(vals, counts, strict=True)]
@@ -160,16 +165,27 @@ class RepParams(BaseModel):
 def group_representation(ctx, params):
     """Share of the smallest sensitive group (Wilson interval per group)."""
     level = ctx.settings.confidence
-    es = ctx.evalset()
-    cols = params.sensitive or list(es.sensitive.columns)
+    sm = ctx.summaries
+    available = list(sm.sensitive) if sm is not None else list(ctx.evalset().sensitive.columns)
+    cols = params.sensitive or available
     if not cols:
         raise CheckSkipped("no sensitive columns")
+    absent = [c for c in cols if c not in available]
+    if absent:
+        raise CheckError(f"sensitive column(s) {absent} not in the data; available: {available}")
     sets = [cols] if params.intersectional else [[c] for c in cols]
     groups, labels, vals, lows, highs, flags = [], [], [], [], [], []
-    n = es.n_rows
+    n = sm.rows(ctx.evalset_name) if sm is not None else ctx.evalset().n_rows
     for cs in sets:
-        codes, names = group_codes(es.sensitive, cs)
-        ng = np.bincount(codes, minlength=len(names))
+        if sm is not None:
+            from audit.scale import project_groups
+
+            names, c = project_groups(sm.get("confusion", ctx.evalset_name), sm.sensitive, cs)
+            ng = c.sum(axis=-1)
+        else:
+            es = ctx.evalset()
+            codes, names = group_codes(es.sensitive, cs)
+            ng = np.bincount(codes, minlength=len(names))
         for g, c in zip(names, ng, strict=True):
             iv = _wilson(c, n, level)
             small = bool(c < ctx.settings.min_group_size)
@@ -214,3 +230,5 @@ def missing_values(ctx, params):
 
 
 register_summaries("data.missing_values", lambda es, params, ctx: [("missing", es, None)])
+register_summaries("data.class_balance", lambda es, params, ctx: [("confusion", es, None)])
+register_summaries("data.group_representation", lambda es, params, ctx: [("confusion", es, None)])

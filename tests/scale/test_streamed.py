@@ -28,6 +28,8 @@ CHECKS = [
     {"id": "performance.accuracy", "evalset": "shifted.subpopulation", "params": {}},
     {"id": "data.missing_values", "evalset": "perturbed.missing@0.1"},
     {"id": "data.train_test_duplicates"},
+    {"id": "data.class_balance"},
+    {"id": "data.group_representation", "params": {"intersectional": True}},
     {"id": "shift.prediction_drift"},
     {"id": "shift.feature_drift"},
     # On the sample:
@@ -104,7 +106,7 @@ def test_streamed_and_sampled_checks_are_labelled(dask_run):
     m = res.manifest
     assert m["execution"]["executor"] == "dask" and m["execution"]["partitions"] == 3
     assert m["execution"]["rows"] == 4000
-    assert m["execution"]["streamed_checks"] == 17
+    assert m["execution"]["streamed_checks"] == 19
 
 
 def test_count_metrics_equal_the_in_memory_audit(runs):
@@ -112,7 +114,8 @@ def test_count_metrics_equal_the_in_memory_audit(runs):
     st = {(r.id, r.evalset, i): r for i, r in enumerate(runs["local-1000x2"].results)}
     exact = ["performance.accuracy", "performance.balanced_accuracy", "performance.f1",
              "fairness.demographic_parity_ratio", "fairness.equalized_odds_difference",
-             "data.train_test_duplicates", "shift.prediction_drift", "shift.feature_drift"]
+             "data.train_test_duplicates", "shift.prediction_drift", "shift.feature_drift",
+             "data.class_balance", "data.group_representation"]
     for key, r in mem.items():
         if key[0] in exact and key[1] == "base" and r.params.get("numeric_test") != "cvm":
             s = st[key]
