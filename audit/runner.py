@@ -340,11 +340,12 @@ def _jsonable(v):
 
 
 class _progress:
-    """A rich progress bar over checks (silent when disabled)."""
+    """A rich progress bar (silent when disabled): over checks, or ``title`` (partitions of a
+    streamed audit). ``advance(description, step)`` moves it."""
 
-    def __init__(self, enabled: bool, total: int, label: str | None = None):
+    def __init__(self, enabled: bool, total: int, label: str | None = None, title: str | None = None):
         self.enabled, self.total, self._p = enabled, total, None
-        self.label = f"checks ({label})" if label else "checks"
+        self.label = title or (f"checks ({label})" if label else "checks")
 
     def __enter__(self):
         if not self.enabled:

@@ -194,15 +194,19 @@ def psi_edges(ref: np.ndarray, bins: int) -> np.ndarray:
     return np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
 
 
-def _psi_measurement(ctx, hr, hc, d, p, chart, n):
+def _drift_measurement(ctx, params, hr, hc, d, p, chart, n):
+    """PSI (with a count-bootstrap interval) or the KS distance, from the PSI histograms and KS."""
     level = ctx.settings.confidence
-    rng = ctx.rng("psi")
-    reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
-    lo, hi = percentile_interval(reps, level)
-    value = float(psi(hr, hc))
-    return Measurement(value=value, interval=Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts"),
-                       n=n, details={"psi": value, "ks_distance": d, "ks_p_value": p, "charts": [chart]},
-                       message=f"Score drift vs reference: PSI {value:.4g}, KS {d:.4g} (p={p:.3g}).")
+    value, interval = d, None
+    if params.statistic == "psi":
+        rng = ctx.rng("psi")
+        reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
+        lo, hi = percentile_interval(reps, level)
+        value = float(psi(hr, hc))
+        interval = Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts")
+    return Measurement(value=value, interval=interval, n=n,
+                       details={"psi": float(psi(hr, hc)), "ks_distance": d, "ks_p_value": p, "charts": [chart]},
+                       message=f"Score drift vs reference: PSI {float(psi(hr, hc)):.4g}, KS {d:.4g} (p={p:.3g}).")
 
 
 def _prediction_drift_streamed(ctx, params, ref):
@@ -224,7 +228,7 @@ def _prediction_drift_streamed(ctx, params, ref):
              "edges": np.linspace(0, 1, coarse + 1).tolist(),
              "series": [{"name": "reference", "counts": ref_hist.reshape(coarse, -1).sum(1).tolist()},
                         {"name": ctx.evalset_name, "counts": hist.reshape(coarse, -1).sum(1).tolist()}]}
-    return _psi_measurement(ctx, hr, hc, d, p, chart, n)
+    return _drift_measurement(ctx, params, hr, hc, d, p, chart, n)
 
 
 def _drift_requests(es, params, ctx):
@@ -240,7 +244,6 @@ register_summaries("shift.prediction_drift", _drift_requests)
                 higher_is_better=False)
 def prediction_drift(ctx, params):
     """Drift of the model's score distribution between the reference data and an evaluation set (PSI or KS)."""
-    level = ctx.settings.confidence
     ref = _scores(predict_or_explain(ctx, "reference"), ctx.task)
     if ctx.summaries is not None:
         return _prediction_drift_streamed(ctx, params, ref)
@@ -254,20 +257,10 @@ def prediction_drift(ctx, params):
     edges = psi_edges(ref, params.bins)
     hr = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
     hc = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
-    value, interval = d, None
-    if params.statistic == "psi":
-        rng = ctx.rng("psi")
-        reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
-        lo, hi = percentile_interval(reps, level)
-        value = float(psi(hr, hc))
-        interval = Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts")
     lo_e, hi_e = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
     he = np.linspace(lo_e, hi_e if hi_e > lo_e else lo_e + 1, 31)
     chart = {"kind": "histogram", "title": "Model scores: reference vs evaluation set", "xlabel": "score",
              "edges": he.tolist(),
              "series": [{"name": "reference", "counts": np.histogram(ref, he)[0].tolist()},
                         {"name": ctx.evalset_name, "counts": np.histogram(cur, he)[0].tolist()}]}
-    return Measurement(value=value, interval=interval, n=len(cur),
-                       details={"psi": float(psi(hr, hc)), "ks_distance": d, "ks_p_value": p,
-                                "charts": [chart]},
-                       message=f"Score drift vs reference: PSI {float(psi(hr, hc)):.4g}, KS {d:.4g} (p={p:.3g}).")
+    return _drift_measurement(ctx, params, hr, hc, d, p, chart, len(cur))

@@ -141,20 +141,27 @@ class DropoutParams(BaseModel):
     features: list[str] | None = Field(None, description="Features to drop; default a random share = severity.")
 
 
+def dropout_columns(ctx, X, params, severity, rng) -> tuple[list[str], float | None]:
+    """The features a dropout set replaces (named, or a random share = severity) and that share.
+
+    One choice for the whole table (streamed builders call this with the set's seed too).
+    """
+    if params.features is not None:
+        T.check_columns(X, params.features, "perturbed.dropout")
+        return T.mutable(ctx, list(params.features)), None
+    s = min(_sev(severity, 0.2), 1.0)
+    pool = T.mutable(ctx, list(X.columns))
+    k = int(round(s * len(pool)))
+    k = max(k, 1) if s > 0 and pool else k
+    cols = sorted(rng.choice(pool, size=k, replace=False).tolist(), key=list(X.columns).index) if k else []
+    return cols, s
+
+
 @register_evalset("perturbed.dropout", params=DropoutParams)
 def dropout(ctx, base, params, severity, rng):
     """Features replaced by their mean (numeric) or mode (categorical): a share = severity, or named ones."""
     X = base.X.copy()
-    if params.features is not None:
-        T.check_columns(X, params.features, "perturbed.dropout")
-        cols = T.mutable(ctx, list(params.features))
-        s = None
-    else:
-        s = min(_sev(severity, 0.2), 1.0)
-        pool = T.mutable(ctx, list(X.columns))
-        k = int(round(s * len(pool)))
-        k = max(k, 1) if s > 0 and pool else k
-        cols = sorted(rng.choice(pool, size=k, replace=False).tolist(), key=list(X.columns).index) if k else []
+    cols, s = dropout_columns(ctx, X, params, severity, rng)
     kinds = T.feature_kinds(ctx, X)
     for c in cols:
         if kinds[c] == "categorical":
@@ -175,10 +182,8 @@ class ScaleParams(BaseModel):
     rows: float = Field(1.0, gt=0, le=1, description="Share of rows with the error.")
 
 
-@register_evalset("perturbed.scale", params=ScaleParams)
-def scale(ctx, base, params, severity, rng):
-    """Unit errors: one feature multiplied (or divided) by a factor; factor = 10 ** (2 x severity)."""
-    X = base.X.copy()
+def scale_target(ctx, X, params, severity, rng) -> tuple[str, float]:
+    """The feature a unit error hits (named, or a random numeric one) and its multiplier."""
     if params.feature is not None:
         T.check_columns(X, [params.feature], "perturbed.scale")
         feat = params.feature
@@ -188,7 +193,14 @@ def scale(ctx, base, params, severity, rng):
             raise ValueError("perturbed.scale: no mutable numeric feature to scale")
         feat = str(rng.choice(pool))
     factor = params.factor if params.factor is not None else 10.0 ** (2.0 * _sev(severity, 0.5))
-    mult = factor if params.direction == "up" else 1.0 / factor
+    return feat, factor if params.direction == "up" else 1.0 / factor
+
+
+@register_evalset("perturbed.scale", params=ScaleParams)
+def scale(ctx, base, params, severity, rng):
+    """Unit errors: one feature multiplied (or divided) by a factor; factor = 10 ** (2 x severity)."""
+    X = base.X.copy()
+    feat, mult = scale_target(ctx, X, params, severity, rng)
     rows = rng.random(len(X)) < params.rows
     v = X[feat].to_numpy(dtype=float)
     X[feat] = np.where(rows, v * mult, v)

@@ -91,14 +91,20 @@ class LabelPriorParams(BaseModel):
     n: int | None = Field(None, gt=0)
 
 
+def positive_share(params, severity) -> float:
+    """Target share of the positive class: ``positive_share``, else the severity (default 0.5)."""
+    share = params.positive_share if params.positive_share is not None else (0.5 if severity is None else float(severity))
+    if not 0 < share < 1:
+        raise ValueError(f"shifted.label_prior: the positive share must be in (0, 1); got {share}")
+    return share
+
+
 @register_evalset("shifted.label_prior", params=LabelPriorParams)
 def label_prior(ctx, base, params, severity, rng):
     """Rows resampled so the positive class has a target share (= severity or positive_share)."""
     if base.y is None:
         raise CheckSkipped("shifted.label_prior needs labels")
-    share = params.positive_share if params.positive_share is not None else (0.5 if severity is None else float(severity))
-    if not 0 < share < 1:
-        raise ValueError(f"shifted.label_prior: the positive share must be in (0, 1); got {share}")
+    share = positive_share(params, severity)
     y = np.asarray(base.y)
     pos = y == ctx.pos_label
     n_out = params.n or len(y)
@@ -128,16 +134,21 @@ def _group_mask(base: EvaluationSet, group: str) -> np.ndarray:
     return frame[col].astype(str).to_numpy() == val.strip()
 
 
+def subpopulation_target(params, severity, share: float) -> tuple[float, float]:
+    """Odds multiplier (``factor``, else ``5 ** severity``) and the group's target share."""
+    factor = params.factor if params.factor is not None else 5.0 ** (1.0 if severity is None else float(severity))
+    return factor, share * factor / (share * factor + 1 - share)
+
+
 @register_evalset("shifted.subpopulation", params=SubpopulationParams)
 def subpopulation(ctx, base, params, severity, rng):
     """A group over- or under-represented: its odds multiplied by factor = 5 ** severity."""
-    factor = params.factor if params.factor is not None else 5.0 ** (1.0 if severity is None else float(severity))
     g = _group_mask(base, params.group)
     p = g.mean()
     if p in (0.0, 1.0):
         raise ValueError(f"group {params.group!r} has {int(g.sum())} of {len(g)} rows; nothing to shift")
     n_out = params.n or len(g)
-    target = p * factor / (p * factor + 1 - p)
+    factor, target = subpopulation_target(params, severity, p)
     k = int(round(target * n_out))
     rows = np.concatenate([_draw(np.flatnonzero(g), k, rng), _draw(np.flatnonzero(~g), n_out - k, rng)])
     return _resampled(ctx, base, "shifted.subpopulation", rows,

@@ -27,7 +27,8 @@ from scipy.special import ndtri
 
 from audit.evalsets import _tabular as T
 from audit.evalsets._base import EvaluationSet, get_builder
-from audit.evalsets.shifted import _group_mask
+from audit.evalsets.perturbed import _pick, _sev, dropout_columns, scale_target
+from audit.evalsets.shifted import _group_mask, positive_share, subpopulation_target
 from audit.scale._random import row_uniform
 
 __all__ = ["TableStats", "STREAMED_KINDS", "build_partition", "streamable"]
@@ -70,20 +71,6 @@ def build_partition(plan, name: str, base: EvaluationSet) -> EvaluationSet:
     es = STREAMED_KINDS[spec.kind](plan, base, params, spec.severity, seed, plan.stats)
     es.name, es.seed = name, seed
     return es
-
-
-def _sev(severity, default):
-    s = default if severity is None else float(severity)
-    if s < 0:
-        raise ValueError(f"severity must be >= 0; got {s}")
-    return s
-
-
-def _cols(plan, base, features, kind):
-    if features is not None:
-        T.check_columns(base.X, features, kind)
-        return T.mutable(plan, list(features))
-    return T.numeric_columns(plan, base.X) if kind == "numeric" else T.categorical_columns(plan, base.X)
 
 
 def _finish(plan, base, kind, X, description, report, touched=None):
@@ -132,7 +119,7 @@ def _shared_normal(plan, stream: str, base) -> np.ndarray:
 def noise(plan, base, params, severity, seed, stats):
     s = _sev(severity, 0.2)
     X = _fresh(base)
-    cols = _cols(plan, base, params.features, "numeric")
+    cols = _pick(plan, base, params.features, "numeric")
     for c in cols:
         z = _shared_normal(plan, f"perturbed.noise:{c}", base)
         X[c] = X[c].to_numpy(dtype=float) + s * stats.spread[c] * z
@@ -163,7 +150,7 @@ def missing(plan, base, params, severity, seed, stats):
 def category_swap(plan, base, params, severity, seed, stats):
     s = min(_sev(severity, 0.1), 1.0)
     X = _fresh(base)
-    cols = _cols(plan, base, params.features, "categorical")
+    cols = _pick(plan, base, params.features, "categorical")
     for c in cols:
         vocab = np.asarray(stats.vocab[c], dtype=object)
         if len(vocab) < 2:
@@ -183,16 +170,8 @@ def category_swap(plan, base, params, severity, seed, stats):
 @streamable("perturbed.scale")
 def scale(plan, base, params, severity, seed, stats):
     X = _fresh(base)
-    if params.feature is not None:
-        T.check_columns(X, [params.feature], "perturbed.scale")
-        feat = params.feature
-    else:
-        pool = T.numeric_columns(plan, X)
-        if not pool:
-            raise ValueError("perturbed.scale: no mutable numeric feature to scale")
-        feat = str(np.random.default_rng(seed).choice(pool))  # one choice for the whole table
-    factor = params.factor if params.factor is not None else 10.0 ** (2.0 * _sev(severity, 0.5))
-    mult = factor if params.direction == "up" else 1.0 / factor
+    # One choice for the whole table: seeded by the set, not the partition.
+    feat, mult = scale_target(plan, X, params, severity, np.random.default_rng(seed))
     rows = _u(seed, "scale", base)[:, 0] < params.rows
     v = X[feat].to_numpy(dtype=float)
     X[feat] = np.where(rows, v * mult, v)
@@ -206,7 +185,7 @@ def scale(plan, base, params, severity, seed, stats):
 def rounding(plan, base, params, severity, seed, stats):
     s = _sev(severity, 0.5)
     X = _fresh(base)
-    cols = _cols(plan, base, params.features, "numeric")
+    cols = _pick(plan, base, params.features, "numeric")
     rng = np.random.default_rng(seed)  # grid origins: one per feature for the whole table
     if s > 0:
         for c in cols:
@@ -222,17 +201,7 @@ def rounding(plan, base, params, severity, seed, stats):
 @streamable("perturbed.dropout")
 def dropout(plan, base, params, severity, seed, stats):
     X = _fresh(base)
-    s = None
-    if params.features is not None:
-        T.check_columns(X, params.features, "perturbed.dropout")
-        cols = T.mutable(plan, list(params.features))
-    else:
-        s = min(_sev(severity, 0.2), 1.0)
-        pool = T.mutable(plan, list(X.columns))
-        k = int(round(s * len(pool)))
-        k = max(k, 1) if s > 0 and pool else k
-        rng = np.random.default_rng(seed)
-        cols = sorted(rng.choice(pool, size=k, replace=False).tolist(), key=list(X.columns).index) if k else []
+    cols, s = dropout_columns(plan, X, params, severity, np.random.default_rng(seed))
     kinds = T.feature_kinds(plan, X)
     for c in cols:
         X[c] = stats.mode[c] if kinds[c] == "categorical" else stats.mean[c]
@@ -245,7 +214,7 @@ def dropout(plan, base, params, severity, seed, stats):
 def outliers(plan, base, params, severity, seed, stats):
     s = min(_sev(severity, 0.05), 1.0)
     X = _fresh(base)
-    cols = _cols(plan, base, params.features, "numeric")
+    cols = _pick(plan, base, params.features, "numeric")
     u = _u(seed, "outliers", base, 3)
     hit = np.flatnonzero(u[:, 0] < s)
     if cols and len(hit):
@@ -302,7 +271,6 @@ def _resample(plan, base, kind, lam, seed, description, report):
 
 @streamable("shifted.subpopulation")
 def subpopulation(plan, base, params, severity, seed, stats):
-    factor = params.factor if params.factor is not None else 5.0 ** (1.0 if severity is None else float(severity))
     col, val = (x.strip() for x in params.group.split("=", 1)) if "=" in params.group else (params.group, "")
     counts = stats.value_counts.get(col)
     if counts is None:
@@ -312,7 +280,7 @@ def subpopulation(plan, base, params, severity, seed, stats):
         raise ValueError(f"group {params.group!r} has {n_g} of {n} rows; nothing to shift")
     p = n_g / n
     n_out = params.n or n
-    target = p * factor / (p * factor + 1 - p)
+    factor, target = subpopulation_target(params, severity, p)
     g = _group_mask(base, params.group)
     lam = np.where(g, target * n_out / n_g, (1 - target) * n_out / (n - n_g))
     return _resample(plan, base, "shifted.subpopulation", lam, seed,
@@ -322,9 +290,7 @@ def subpopulation(plan, base, params, severity, seed, stats):
 
 @streamable("shifted.label_prior")
 def label_prior(plan, base, params, severity, seed, stats):
-    share = params.positive_share if params.positive_share is not None else (0.5 if severity is None else float(severity))
-    if not 0 < share < 1:
-        raise ValueError(f"shifted.label_prior: the positive share must be in (0, 1); got {share}")
+    share = positive_share(params, severity)
     n = stats.n
     n_pos = stats.label_counts.get(str(plan.pos_label), 0)
     if n_pos in (0, n):

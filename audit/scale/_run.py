@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from audit.checks import get_check
-from audit.checks._registry import NotStreamed, summary_requests
+from audit.checks._registry import summary_requests
 from audit.constraints import resolve_constraints
 from audit.data.dataset import infer_feature_types
 from audit.data.loading import dataset_from_frame
 from audit.errors import DataError
 from audit.evalsets._base import derive_seed, get_builder
 from audit.results import CheckResult
+from audit.runner import _progress
 from audit.scale._evalsets import STREAMED_KINDS, TableStats, build_partition
 from audit.scale._executors import make_executor
 from audit.scale._partitions import Partition, open_source, partitions, read_partition
@@ -61,11 +63,16 @@ def run_streamed(lp, options, execution) -> list:
         pass1 = _sample_pass(executor, source, parts, p, columns, types, seed, execution, options.progress)
         t_sample = time.perf_counter() - t0
         sample_ds, task = _sample_dataset(lp, options, p, columns, pass1)
-        out = []
-        for name, model, model_file in loaded:
-            out.append(_audit_model(lp, options, execution, executor, source, parts, columns, types, seed,
-                                    pass1, sample_ds, task, name, model, model_file, t_sample))
-        return out
+        ref = sample_ds.reference
+        # What every candidate model shares: constraints, whole-table statistics, file hashes.
+        table = _Table(source, parts, columns, types, seed, pass1, sample_ds, task, t_sample,
+                       constraints=resolve_constraints(_constraint_frame(sample_ds.X, pass1, types),
+                                                       sample_ds.feature_types, dict(p.constraints),
+                                                       ref.X if ref is not None else None),
+                       stats=_table_stats(sample_ds.X, pass1, types, columns["target"]),
+                       files=_files(lp, source, ref))
+        return [_audit_model(lp, options, execution, executor, table, name, model, model_file)
+                for name, model, model_file in loaded]
     finally:
         executor.close()
 
@@ -121,7 +128,7 @@ def _sample_pass(executor, source, parts, p, columns, types, seed, execution, pr
 def _merge_pass1(results, sp, total, progress, label) -> dict:
     cand, strata, counts, extremes, rows = None, CellTable(), {}, {}, 0
     cut = np.uint64(min(int(sp.threshold * 2.0 ** 64), 2 ** 64 - 1))
-    with _Progress(progress, total, label) as advance:
+    with _progress(progress, total, title=label) as advance:
         for r in results:
             rows += r["rows"]
             strata = strata + r["strata"]
@@ -136,7 +143,7 @@ def _merge_pass1(results, sp, total, progress, label) -> dict:
                 a, b = extremes.get(c, (np.inf, -np.inf))
                 extremes[c] = (min(a, lo), max(b, hi))
             cand = _trim(r["candidates"] if cand is None else pd.concat([cand, r["candidates"]]), cut, sp.floor)
-            advance()
+            advance("partitions", 1)
     return {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
 
 
@@ -247,20 +254,32 @@ def _table_stats(sample_X: pd.DataFrame, pass1, types, target) -> TableStats:
 
 # -- one model ------------------------------------------------------------------------
 
-def _audit_model(lp, options, execution, executor, source, parts, columns, types, seed, pass1, sample_ds, task,
-                 name, model, model_file, t_sample):
+@dataclass
+class _Table:
+    """The streamed table and what the sample pass learnt of it (shared by every model)."""
+
+    source: object
+    parts: list
+    columns: dict
+    types: dict
+    seed: int
+    pass1: dict
+    sample_ds: object
+    task: str
+    t_sample: float
+    constraints: dict
+    stats: TableStats
+    files: dict
+
+
+def _audit_model(lp, options, execution, executor, table: _Table, name, model, model_file):
     from audit.runner import _audit_one, _context, _Inputs, _run_one
 
     p = lp.policy
-    ref = sample_ds.reference
-    cframe = _constraint_frame(sample_ds.X, pass1, types)
-    constraints = resolve_constraints(cframe, sample_ds.feature_types, dict(p.constraints),
-                                      ref.X if ref is not None else None)
-    files = _files(lp, options, source, ref)
-    inputs = _Inputs(sample_ds, task, files, constraints)
+    source, parts, columns, pass1, sample_ds = table.source, table.parts, table.columns, table.pass1, table.sample_ds
+    inputs = _Inputs(sample_ds, table.task, table.files, table.constraints)
     ctx = _context(lp, options, inputs, model)
-    stats = _table_stats(sample_ds.X, pass1, types, columns["target"])
-    plan = _plan(ctx, p, columns, types, stats, seed, constraints)
+    plan = _plan(ctx, p, columns, table.types, table.stats, table.seed, table.constraints)
     covered, requests = _requests(ctx, p, plan, sample_ds)
     plan.requests = {name_: sorted(reqs, key=repr) for name_, reqs in requests.items()}
     _reference_inputs(ctx, plan, requests, sample_ds)
@@ -291,7 +310,7 @@ def _audit_model(lp, options, execution, executor, source, parts, columns, types
         "execution": {**executor.describe(), "partitions": len(parts), "partition_rows": execution.partition_rows,
                       "rows": n, "sample_rows": k_s, "streamed_checks": len(covered),
                       "sample_checks": len(p.checks) - len(covered)},
-        "streaming": {"sample_pass_s": round(t_sample, 3), "summary_pass_s": round(t_summary, 3),
+        "streaming": {"sample_pass_s": round(table.t_sample, 3), "summary_pass_s": round(t_summary, 3),
                       "predict_s": round(info["predict_s"], 3), "task_s": round(info["task_s"], 3),
                       "rows_per_s": round(n / max(t_summary, 1e-9), 1)},
     }
@@ -301,7 +320,7 @@ def _audit_model(lp, options, execution, executor, source, parts, columns, types
                       evalsets=evalsets, extra_manifest=manifest, parallel=parallel)
 
 
-def _files(lp, options, source, ref) -> dict:
+def _files(lp, source, ref) -> dict:
     from audit.data.loading import table_sha256
     from audit.models.loading import file_sha256
 
@@ -390,9 +409,7 @@ def _requests(ctx, p, plan, sample_ds):
         try:
             params = spec.params.model_validate(entry.params)
             reqs = [Request(kind, es, arg) for kind, es, arg in fn(evalset, params, ctx)]
-        except (NotStreamed, ValueError, KeyError):
-            continue
-        except Exception:  # noqa: BLE001 - the check itself will report its error on the sample
+        except Exception:  # noqa: BLE001 - NotStreamed, or bad params the check will report on the sample
             continue
         if reqs and all(_streamable(ctx, plan, r.evalset, sample_ds, cache) for r in reqs):
             covered.add(i)
@@ -440,7 +457,7 @@ def _summary_pass(executor, source, parts, plan, model, progress, name):
     merged: dict = {}
     info = {"predict_s": 0.0, "task_s": 0.0}
     label = "pass 2/2: predict + summarise" + (f" ({name})" if name else "")
-    with _Progress(progress, len(parts), label) as advance:
+    with _progress(progress, len(parts), title=label) as advance:
         for r in executor.map(summary_task, source, parts, plan, model):
             for key, v in r["summaries"].items():
                 if isinstance(key, tuple) and key[0] == "describe":
@@ -449,7 +466,7 @@ def _summary_pass(executor, source, parts, plan, model, progress, name):
                     merged[key] = merge(merged.get(key), v)
             info["predict_s"] += r["predict_s"]
             info["task_s"] += r["task_s"]
-            advance()
+            advance("partitions", 1)
     return merged, info
 
 
@@ -466,33 +483,3 @@ def _describe_sets(ctx, merged, n) -> dict:
             name = key[1]
             out[name] = {**d, "rows": int(merged[("rows", name)]), "built_on": "all rows"}
     return dict(sorted(out.items()))
-
-
-class _Progress:
-    """Partitions done, as a rich progress bar (silent when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, label: str):
-        self.enabled, self.total, self.label, self._p = enabled, total, label, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._p = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("partitions"), TimeElapsedColumn(), transient=True)
-        self._p.__enter__()
-        task = self._p.add_task("", total=self.total)
-        return lambda: self._p.update(task, advance=1)
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.__exit__(*exc)
-
-

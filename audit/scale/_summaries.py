@@ -251,8 +251,3 @@ def merge(a: Any, b: Any) -> Any:
                 out[key] = a[key] + b[key]
         return out
     return a + b
-
-
-def total_rows(summary: CellTable) -> int:
-    """Rows counted in a cell table."""
-    return int(sum(int(v.sum()) for v in summary.values()))

@@ -62,7 +62,6 @@ class Plan:
     psi_edges: dict = field(default_factory=dict)
     ref_hashes: dict = field(default_factory=dict)  # include_target -> sorted reference row hashes
     ref_columns: list = field(default_factory=list)
-    ref_dtypes: dict = field(default_factory=dict)
     ref_unique: dict = field(default_factory=dict)  # feature -> sorted distinct reference values (None: categorical)
 
     @property
