@@ -164,13 +164,13 @@ def _finish(results, args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from audit.runner import RunOptions, run_policy_file_all
+    from audit.api import run_models
 
     _quiet_libraries()
-    opts = RunOptions(models=tuple(args.model or ()), data=args.data, reference=args.reference,
-                      seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
-                      progress=not args.quiet, **_scaling(args))
-    return _finish(run_policy_file_all(args.policy, opts), args)
+    results = run_models(args.policy, list(args.model or ()), data=args.data, reference=args.reference,
+                         seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
+                         progress=not args.quiet, **_scaling(args))
+    return _finish(results, args)
 
 
 def _scaling(args) -> dict:
@@ -179,7 +179,7 @@ def _scaling(args) -> dict:
 
 
 def _cmd_demo(args) -> int:
-    from audit.runner import RunOptions, run_policy_file_all
+    from audit.api import run_models
 
     _quiet_libraries()
     work = Path(args.work)
@@ -190,18 +190,18 @@ def _cmd_demo(args) -> int:
         # retrains the seeded network, so no pickle is loaded).
         paths = write_digits_demo(work, seed=0 if args.seed is None else args.seed)
         policy = paths["policy"]
-        opts = RunOptions(seed=args.seed, progress=not args.quiet, **_scaling(args))
+        models, data, reference = [], None, None
     else:
         from audit.data.demo import write_demo
 
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
         policy = _repo_policies() / "demo.yaml"
-        opts = RunOptions(models=(str(paths["model"]),), data=str(paths["holdout"]),
-                          reference=str(paths["train"]), seed=args.seed, progress=not args.quiet,
-                          **_scaling(args))
+        models, data, reference = [str(paths["model"])], str(paths["holdout"]), str(paths["train"])
     if not args.quiet:
         print(f"demo data and model written to {work}/; auditing with {policy}")
-    code = _finish(run_policy_file_all(policy, opts), args)
+    results = run_models(policy, models, data=data, reference=reference, seed=args.seed,
+                         progress=not args.quiet, **_scaling(args))
+    code = _finish(results, args)
     if code and not args.strict:
         if not args.quiet:
             print("The demo fails some checks on purpose (its data has a built-in disparity); "

@@ -1,9 +1,10 @@
 """Regression audits: match checks of two runs and decide whether a value got worse.
 
 A check is matched across runs by (id, evaluation set, name, parameters). The
-direction of "worse" comes from the check's registration (``higher_is_better``)
-or, failing that, from its threshold (only a ``min``: higher is better; only a
-``max``: lower is better).
+direction of "worse" comes from the result itself (``direction``, written by the
+check's registration into results.json) or, failing that (results written
+before schema 1.1), from its threshold (only a ``min``: higher is better; only a
+``max``: lower is better). Comparing needs nothing but the two files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from audit.checks import get_check
 from audit.errors import InputError
 from audit.results import AuditResult, CheckResult, Verdict
 
@@ -44,12 +44,8 @@ def result_key(r: CheckResult) -> str:
 
 def direction(r: CheckResult) -> int:
     """+1 if higher values are better, -1 if lower are, 0 if unknown."""
-    try:
-        hib = get_check(r.id).higher_is_better
-    except KeyError:
-        hib = None
-    if hib is not None:
-        return 1 if hib else -1
+    if r.direction is not None:
+        return 1 if r.direction == "higher" else -1
     lo, hi = r.threshold.get("min"), r.threshold.get("max")
     if lo is not None and hi is None:
         return 1

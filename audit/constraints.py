@@ -53,12 +53,17 @@ def resolve_constraints(
     feature_types: dict[str, str],
     declared: dict[str, FeatureConstraint] | None = None,
     reference: pd.DataFrame | None = None,
+    *,
+    ranges: dict[str, tuple[float, float]] | None = None,
+    vocab: dict[str, list] | None = None,
 ) -> dict[str, FeatureConstraint]:
     """Complete the policy's constraints with what the data shows.
 
-    Numeric features without a declared range get the observed range (of the
-    reference data if given, else of ``X``); integer columns stay integer;
-    categorical columns get their observed vocabulary. Declared values win.
+    Numeric features without a declared range get the observed range (over ``X``
+    and the reference data); integer columns stay integer; categorical columns
+    get their observed vocabulary. Declared values win. ``ranges`` and ``vocab``,
+    when given, are the observed ranges and vocabularies of the whole table
+    (exact, from a first pass over every partition) and replace what ``X`` shows.
     """
     declared = declared or {}
     src = pd.concat([X, reference[X.columns]]) if reference is not None else X
@@ -69,13 +74,22 @@ def resolve_constraints(
         upd: dict[str, Any] = {}
         if kind == "categorical":
             if d.categories is None:
-                upd["categories"] = sorted(pd.unique(src[col].dropna()).tolist(), key=str)
+                seen = set(map(str, vocab[col])) if vocab and col in vocab else set()
+                vals = list(vocab[col]) if vocab and col in vocab else []
+                vals += [v for v in pd.unique(src[col].dropna()).tolist() if str(v) not in seen]
+                upd["categories"] = sorted(dict.fromkeys(vals), key=str)
         else:
-            vals = pd.to_numeric(src[col], errors="coerce")
+            if ranges and col in ranges and np.isfinite(ranges[col][0]):
+                lo, hi = ranges[col]
+            else:
+                vals = pd.to_numeric(src[col], errors="coerce")
+                ok = vals.notna().any()
+                lo = float(np.nanmin(vals)) if ok else None
+                hi = float(np.nanmax(vals)) if ok else None
             if d.min is None:
-                upd["min"] = float(np.nanmin(vals)) if vals.notna().any() else None
+                upd["min"] = lo
             if d.max is None:
-                upd["max"] = float(np.nanmax(vals)) if vals.notna().any() else None
+                upd["max"] = hi
             if kind == "integer":
                 upd["integer"] = True
         out[col] = d.model_copy(update=upd)

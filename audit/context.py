@@ -1,9 +1,20 @@
-"""What a check sees of the audit: evaluation sets, predictions, settings, seeds.
+"""What a check sees of the audit: summaries, the sample's rows, settings, seeds.
 
-:class:`AuditContext` is built once per audit by the runner. It builds each
-evaluation set lazily and once, and predicts each once, in batches, timed;
-any number of checks then share them. :class:`CheckContext` is the view one
-check gets: the same caches plus the evaluation set and seed of that check.
+:class:`AuditContext` is built once per audited model by the runner. It holds
+the rows checks may read (the audit's stratified sample, or in a standalone
+context the data it was given), the model, the table description builders
+read (:class:`~audit.evalsets.TableInfo`), and :class:`Summaries`: every
+summary a check computes from.
+
+A summary of a set built partition by partition over every row comes merged
+from the audit's summary pass. A summary of any other set (built on the
+sample, or in a standalone context) is computed here, from the context's rows,
+by the same functions a partition task runs (:func:`audit.passes.rows_of`,
+:func:`audit.stats.summaries.summarise`): the in-memory case of one partition.
+A check never knows which.
+
+:class:`CheckContext` is the view one check gets: the same caches plus the
+evaluation set and seed of that check.
 """
 
 from __future__ import annotations
@@ -15,20 +26,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from audit.constraints import FeatureConstraint
 from audit.data.dataset import Dataset
-from audit.errors import CheckSkipped
-from audit.evalsets._base import (
+from audit.errors import CheckError, CheckSkipped
+from audit.evalsets import (
     EvalSetSpec,
     EvaluationSet,
-    derive_seed,
+    TableInfo,
+    base_set,
+    build_set,
     get_builder,
-    parse_evalset_name,
+    table_stats,
 )
 from audit.models.adapter import ModelAdapter, Predictions
+from audit.passes import row_hashes, rows_of, set_failure
+from audit.plan import resolve_evalset
+from audit.stats._seeds import derive_seed
+from audit.stats.summaries import (
+    DATA_KINDS,
+    Request,
+    SummaryAux,
+    category_counts,
+    output_values,
+    psi_edges,
+    summarise,
+)
 
-__all__ = ["AuditSettings", "AuditContext", "CheckContext"]
+__all__ = ["AuditSettings", "AuditContext", "CheckContext", "Summaries", "describe_frame"]
 
 
 @dataclass(frozen=True)
@@ -43,26 +68,150 @@ class AuditSettings:
     pos_label: Any = None
 
 
+class Summaries:
+    """Every summary a check reads, by ``(kind, evalset, arg)``; see the module docstring.
+
+    Attributes
+    ----------
+    classes : ndarray
+        Class labels, in the order of every confusion matrix.
+    sensitive : list of str
+        Sensitive columns, in the order of the fine-cell keys.
+    all_columns : list of str
+        Features then sensitive-only columns (missing-value counts).
+    """
+
+    def __init__(self, ctx: AuditContext, passed=None, partitioned: frozenset = frozenset()):
+        self._ctx = ctx
+        self._passed = passed
+        self._partitioned = partitioned if passed is not None else frozenset()
+        self._cache: dict = {}
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.asarray(self._ctx.classes) if self._ctx.classes is not None else np.asarray([])
+
+    @property
+    def pos_index(self) -> int:
+        hits = np.flatnonzero(self.classes == self._ctx.pos_label)
+        return int(hits[0]) if hits.size else len(self.classes) - 1
+
+    @property
+    def sensitive(self) -> list[str]:
+        return list(self._ctx.dataset.sensitive.columns)
+
+    @property
+    def all_columns(self) -> list[str]:
+        X, s = self._ctx.dataset.X, self._ctx.dataset.sensitive
+        return [*X.columns, *[c for c in s.columns if c not in X.columns]]
+
+    def on_all_rows(self, evalset: str) -> bool:
+        """Whether ``evalset``'s summaries cover every row of the table (else the context's rows)."""
+        return evalset in self._partitioned
+
+    def _failure(self, evalset: str):
+        f = self._passed.failed.get(evalset) if self._passed is not None else None
+        if f is not None:
+            raise (CheckSkipped if f[0] == "skip" else CheckError)(f[1])
+
+    def get(self, kind: str, evalset: str, arg=None):
+        """The summary ``kind`` of ``evalset`` (with ``arg``)."""
+        req = Request(kind, evalset, arg)
+        if evalset in self._partitioned:
+            self._failure(evalset)
+            try:
+                return self._passed.summaries[req]
+            except KeyError:
+                raise CheckError(f"no {kind} summary of evaluation set {evalset!r} was planned for this "
+                                 "check (its declaration and its code disagree)") from None
+        with self._ctx._lock:
+            if req not in self._cache:
+                self._cache[req] = self._compute(req)
+            return self._cache[req]
+
+    def _compute(self, req: Request):
+        ctx = self._ctx
+        r = ctx.rows_for(req.evalset, [req])
+        base = ctx.rows_for("base", []) if req.kind.startswith("paired") else None
+        return summarise(req, r, base, ctx.aux([req]))
+
+    def rows(self, evalset: str) -> int:
+        """Rows of ``evalset`` (over the whole table for a partitioned set)."""
+        if evalset in self._partitioned:
+            self._failure(evalset)
+            return int(self._passed.set_rows[evalset])
+        return self._ctx.evalset(evalset).n_rows
+
+    def confusion(self, evalset: str) -> tuple[np.ndarray, np.ndarray]:
+        """The whole set's confusion matrix ``[true, predicted]`` and the classes."""
+        k = len(self.classes)
+        table = self.get("confusion", evalset)
+        cm = table.total() if table else np.zeros(k * k, dtype=np.int64)
+        return np.asarray(cm).reshape(k, k), self.classes
+
+
+def describe_frame(frame: pd.DataFrame, target: str | None, sensitive: list[str], feature_types: dict) -> dict:
+    """The exact counts and extremes a first pass would return for ``frame`` (one partition)."""
+    counted = list(dict.fromkeys([*sensitive, *([target] if target else []),
+                                  *[c for c, t in feature_types.items() if t == "categorical"]]))
+    counts = {c: category_counts(frame[c]) for c in counted if c in frame.columns}
+    extremes = {}
+    for c, t in feature_types.items():
+        if t != "categorical" and c in frame.columns:
+            v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+            ok = v[np.isfinite(v)]
+            extremes[c] = (float(ok.min()), float(ok.max())) if len(ok) else (np.inf, -np.inf)
+    return {"rows": len(frame), "counts": counts, "extremes": extremes}
+
+
 @dataclass
 class AuditContext:
-    """Shared state of one audit run (caches are keyed by evaluation-set name)."""
+    """Shared state of one audit of one model (caches are keyed by evaluation-set name).
+
+    Built by the runner with the audit's sample, table description, plan specs and
+    merged summaries; or standalone (tests, notebooks) from a :class:`Dataset`, when it
+    describes the table from that data (one partition).
+    """
 
     settings: AuditSettings
     dataset: Dataset
     model: ModelAdapter | None
-    constraints: dict[str, FeatureConstraint] = field(default_factory=dict)
-    declared_constraints: dict[str, FeatureConstraint] = field(default_factory=dict)
+    constraints: dict = field(default_factory=dict)
+    declared_constraints: dict = field(default_factory=dict)
     evalset_specs: dict[str, EvalSetSpec] = field(default_factory=dict)
+    table: TableInfo | None = None
+    classes_: np.ndarray | None = None
+    passed: Any = None  # the merged summary pass (audit.passes.SummaryPass) of this model
+    partitioned: frozenset = frozenset()
+    shared_sets: dict | None = None  # model-free sets built on the sample, shared by every model
+    reference_aux: SummaryAux | None = None
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
     _caches: dict[str, dict] = field(default_factory=dict)
     _sets: dict[str, EvaluationSet] = field(default_factory=dict)
     _preds: dict[str, Predictions] = field(default_factory=dict)
-    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    _rows: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    # A streamed audit (audit.scale): merged summaries of the whole table, and the policy
-    # positions of the checks that read them; the rest run on ``dataset`` (the sample).
-    streamed: Any = None
 
-    # -- settings --------------------------------------------------------------
+    def __post_init__(self):
+        if self.table is None:
+            self.table = self._describe()
+        self.summaries = Summaries(self, self.passed, self.partitioned)
+
+    def _describe(self) -> TableInfo:
+        d = self.dataset
+        frame = pd.concat([d.X, d.sensitive[[c for c in d.sensitive.columns if c not in d.X.columns]]], axis=1)
+        target = d.target if d.y is not None else None
+        if target is not None:
+            frame = frame.assign(**{target: d.y})
+        first = describe_frame(frame, target, list(d.sensitive.columns), d.feature_types)
+        ref = d.reference.X if d.reference is not None else None
+        stats = table_stats(d.X, first["rows"], first["counts"], first["extremes"], d.feature_types,
+                            target or "", ref)
+        return TableInfo(feature_types=d.feature_types, constraints=self.constraints,
+                         declared_constraints=self.declared_constraints, pos_label=self.pos_label,
+                         seed=self.seed, stats=stats)
+
+    # -- settings and table ------------------------------------------------------------------
     @property
     def seed(self) -> int:
         return self.settings.seed
@@ -72,7 +221,23 @@ class AuditContext:
         return self.settings.task
 
     @property
+    def feature_types(self) -> dict:
+        return self.dataset.feature_types
+
+    @property
+    def stats(self):
+        return self.table.stats
+
+    @property
+    def reference(self) -> Dataset | None:
+        return self.dataset.reference
+
+    @property
     def classes(self) -> np.ndarray | None:
+        if self.task != "classification":
+            return None
+        if self.classes_ is not None and len(self.classes_):
+            return self.classes_
         if self.model is not None and self.model.classes_ is not None:
             return self.model.classes_
         if self.dataset.y is not None and self.task == "classification":
@@ -85,50 +250,58 @@ class AuditContext:
         if self.settings.pos_label is not None:
             return self.settings.pos_label
         c = self.classes
-        return None if c is None else c[-1]
+        return None if c is None or not len(c) else c[-1]
 
     def rng(self, *salt: object) -> np.random.Generator:
         """A generator seeded from the run seed and ``salt`` (same salt, same stream)."""
         return np.random.default_rng(derive_seed(self.seed, *salt))
 
-    # -- evaluation sets -------------------------------------------------------
+    # -- evaluation sets (built on the context's rows) ------------------------------------------
     def resolve(self, name: str) -> EvalSetSpec:
-        """The spec for an evaluation-set name: a policy-defined set or ``kind@severity``."""
-        if name in self.evalset_specs:
-            return self.evalset_specs[name]
-        kind, sev = parse_evalset_name(name)
-        return EvalSetSpec(name=name, kind=kind, severity=sev)
+        """The spec for an evaluation-set name (see :func:`audit.plan.resolve_evalset`)."""
+        try:
+            return resolve_evalset(name, self.evalset_specs)
+        except KeyError:
+            raise CheckSkipped(f"no evaluation-set builder for {name!r}") from None
 
     def evalset(self, name: str = "base") -> EvaluationSet:
-        """Build (once) and return the evaluation set ``name``."""
+        """Build (once) and return the evaluation set ``name`` on the context's rows."""
         with self._lock:
             if name in self._sets:
                 return self._sets[name]
+            shared = self.shared_sets if self.shared_sets is not None else {}
+            if name in shared:
+                es = self._sets[name] = shared[name]
+                return es
             es = self._build(name)
             self._sets[name] = es
+            if name != "base" and self._model_free(name):
+                shared[name] = es
             return es
 
+    def _model_free(self, name: str) -> bool:
+        kind = self.resolve(name).kind
+        return kind == "reference" or not get_builder(kind).needs_model
+
     def _build(self, name: str) -> EvaluationSet:
+        d = self.dataset
         if name == "base":
-            d = self.dataset
-            return EvaluationSet(
-                name="base", kind="base", X=d.X, y=d.y, sensitive=d.sensitive,
-                source_index=np.arange(d.n_rows), description=f"The held-out data as given ({Path(d.source).name}).",
-                prediction=d.prediction, score=d.score,
-            )
+            rows = getattr(d, "rows", None)
+            rows = np.arange(d.n_rows) if rows is None else rows
+            return base_set(d.X.reset_index(drop=True), d.y, d.sensitive.reset_index(drop=True), rows,
+                            description=f"The held-out data as given ({Path(d.source).name}).",
+                            prediction=d.prediction, score=d.score)
         spec = self.resolve(name)
-        try:
-            builder = get_builder(spec.kind)
-        except KeyError:
-            raise CheckSkipped(f"no evaluation-set builder for kind {spec.kind!r}") from None
-        if builder.needs_model and self.model is None:
+        kind_needs_ctx = spec.kind == "reference" or get_builder(spec.kind).needs_model
+        if spec.kind != "reference" and get_builder(spec.kind).needs_model and self.model is None:
             raise CheckSkipped(f"evaluation set {name!r} needs a live model; this is a predictions-only audit")
-        params = builder.params.model_validate(spec.params)
-        seed = derive_seed(self.seed, "evalset", name)
         t0 = time.perf_counter()
-        es = builder.func(self, self.evalset("base"), params, spec.severity, np.random.default_rng(seed))
-        es.name, es.seed = name, seed
-        es.params = {**params.model_dump(), **({"severity": spec.severity} if spec.severity is not None else {})}
+        try:
+            es = build_set(self if kind_needs_ctx else self.table, self.evalset("base"), spec, self.seed)
+        except (CheckError, ValueError, TypeError, KeyError) as exc:
+            if isinstance(exc, CheckError):
+                raise
+            raise CheckError(set_failure(exc, None, name, "build")[1]) from exc
         self.timings.setdefault(name, {})["build_s"] = time.perf_counter() - t0
         return es
 
@@ -148,12 +321,94 @@ class AuditContext:
                                        "this is a predictions-only audit")
                 p = _stored_predictions(es, self.classes, self.pos_label)
             else:
-                p = self.model.predict_all(es.X, self.task)
+                try:
+                    p = self.model.predict_all(es.X, self.task)
+                except Exception as exc:  # noqa: BLE001 - the checks reading the set report it
+                    kind, msg = set_failure(exc, es, name, "predict")
+                    raise (CheckSkipped if kind == "skip" else CheckError)(msg) from exc
                 self.timings.setdefault(name, {})["predict_s"] = p.duration_s
             # Every check reading ``.score`` then gets the policy's positive class.
             p.pos_label = self.pos_label
             self._preds[name] = p
             return p
+
+    def set_predictions(self, name: str, preds: Predictions) -> None:
+        """Predictions made elsewhere (the summary pass's base predictions of the sample rows)."""
+        preds.pos_label = self.pos_label
+        self._preds[name] = preds
+
+    def rows_for(self, name: str, requests) -> Any:
+        """:class:`~audit.stats.summaries.Rows` of set ``name`` on the context's rows."""
+        with self._lock:
+            data_only = all(r.kind in DATA_KINDS for r in requests) and requests
+            key = (name, tuple(sorted({r.kind for r in requests if r.kind == "dups"})), bool(data_only))
+            if key not in self._rows:
+                es = self.evalset(name)
+                preds = None if data_only else self.predictions(name)
+                try:
+                    self._rows[key] = rows_of(es, preds, task=self.task, classes=self.classes,
+                                              pos_label=self.pos_label, sensitive=list(self.dataset.sensitive.columns),
+                                              requests=requests, aux=self.aux(requests))
+                except ValueError as exc:
+                    raise CheckError(str(exc)) from exc
+            return self._rows[key]
+
+    def aux(self, requests) -> SummaryAux:
+        """Reference-side inputs of ``requests`` (computed once; see :class:`SummaryAux`)."""
+        with self._lock:
+            a = self.reference_aux
+            if a is None:
+                a = self.reference_aux = SummaryAux()
+            kinds = {r.kind for r in requests}
+            ref = self.dataset.reference
+            if kinds & {"psi", "score_sketch"} and a.score_unique is None:
+                v = self.reference_outputs()
+                a.score_unique = np.unique(v[np.isfinite(v)])
+            for r in requests:
+                if r.kind == "psi" and r.arg not in a.psi_edges:
+                    a.psi_edges[r.arg] = psi_edges(self.reference_outputs(), r.arg)
+            if "sketch" in kinds and not a.ref_unique:
+                if ref is None:
+                    raise CheckSkipped("needs reference (training) data; the policy names none (data.reference)")
+                for c in self.dataset.X.columns:
+                    if c in ref.X.columns:
+                        if self.feature_types.get(c) == "categorical":
+                            a.ref_unique[c] = None
+                        else:
+                            v = pd.to_numeric(ref.X[c], errors="coerce").to_numpy(dtype=float)
+                            a.ref_unique[c] = np.unique(v[~np.isnan(v)])
+            for r in requests:
+                if r.kind == "dups" and bool(r.arg) not in a.ref_hashes:
+                    self._reference_hashes(a, bool(r.arg))
+            return a
+
+    def reference_outputs(self) -> np.ndarray:
+        """The model's output on the reference data, as the drift summaries compare it."""
+        with self._lock:
+            if "reference_outputs" not in self._caches:
+                es, preds = self.evalset("reference"), self.predictions("reference")
+                r = rows_of(es, preds, task=self.task, classes=self.classes, pos_label=self.pos_label,
+                            sensitive=[])
+                self._caches["reference_outputs"] = output_values(r)
+            return self._caches["reference_outputs"]
+
+    def _reference_hashes(self, a: SummaryAux, with_target: bool) -> None:
+        ref = self.dataset.reference
+        if ref is None:
+            raise CheckSkipped("needs reference (training) data; the policy names none (data.reference)")
+        X = self.dataset.X
+        cols = [c for c in X.columns if c in ref.X.columns]
+        a.ref_columns = cols
+        b = ref.X[cols]
+        like = X[cols]
+        if with_target:
+            if ref.y is None or self.dataset.y is None:
+                raise CheckSkipped("include_target needs labels in both sets")
+            b = b.assign(__y=np.asarray(ref.y))
+            like = like.assign(__y=np.asarray(self.dataset.y))
+        # Same dtypes on both sides, so equal rows hash equally.
+        b = b.astype(like.dtypes.to_dict(), errors="ignore")
+        a.ref_hashes[with_target] = np.unique(row_hashes(b))
 
     def cache(self, name: str) -> dict:
         """A per-audit cache shared by the checks of one family (profiles, detector scores,
@@ -205,10 +460,8 @@ class CheckContext:
         return getattr(self.audit, item)
 
     @property
-    def summaries(self):
-        """Merged summaries of the whole table when this check is streamed, else None (rows in memory)."""
-        st = self.audit.streamed
-        return st if st is not None and st.covers(self.index) else None
+    def summaries(self) -> Summaries:
+        return self.audit.summaries
 
     @property
     def settings(self) -> AuditSettings:
@@ -223,3 +476,4 @@ class CheckContext:
     def rng(self, *salt: object) -> np.random.Generator:
         """Seeded from run seed, check id, evaluation set and position in the policy."""
         return self.audit.rng("check", self.check_id, self.evalset_name, self.index, *salt)
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,7 +24,7 @@ __all__ = [
     "AuditResult",
 ]
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.1"
 
 
 class Verdict(StrEnum):
@@ -123,12 +123,18 @@ class Measurement(_Model):
 
 
 class CheckResult(_Model):
-    """One check of the policy, run on one evaluation set, with its verdict."""
+    """One check of the policy, run on one evaluation set, with its verdict.
+
+    ``direction`` (``"higher"``/``"lower"`` is better, or None) and ``unit`` make the
+    result self-describing: comparing two results.json files needs nothing else.
+    """
 
     id: str
     name: str
     family: str
     evalset: str
+    direction: Literal["higher", "lower"] | None = None
+    unit: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     threshold: dict[str, Any] = Field(default_factory=dict)
     blocking: bool = True

@@ -1,8 +1,21 @@
-"""Plan, build, predict, measure, decide: one audit from a policy.
+"""Plan, pass over the partitions, measure, decide: one audit pipeline for every executor.
 
-The runner is the only place that knows about files, models and checks at
-once. Checks get a :class:`~audit.context.CheckContext`; a check that raises
-becomes an ERROR result and the audit goes on.
+The in-memory audit is the one-partition case of the streamed audit:
+
+1. :func:`audit.inputs.prepare_inputs` opens the data, runs the sample pass over
+   the partitions (one, in memory) and describes the table;
+2. :func:`audit.plan.build_plan` decides, before any set is built, what every
+   check reads and where each evaluation set is built;
+3. the summary pass builds the partitioned sets, predicts each once per model and
+   returns mergeable summaries (:func:`audit.passes.summary_task`);
+4. every check runs on an :class:`~audit.context.AuditContext` holding the merged
+   summaries and the stratified sample; a check that raises becomes an ERROR
+   result and the audit goes on;
+5. the verdicts, the manifest and the evaluation-set descriptions make the
+   :class:`~audit.results.AuditResult`.
+
+The same data, policy and seed give the same results on every executor and
+any partitioning.
 """
 
 from __future__ import annotations
@@ -11,34 +24,40 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from audit.checks import CheckSpec, get_check
-from audit.constraints import resolve_constraints
+import numpy as np
+
 from audit.context import AuditContext, AuditSettings
-from audit.data.dataset import Dataset
-from audit.data.loading import load_dataset, table_sha256
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
+from audit.inputs import AuditInputs, LoadedModel, load_models, model_manifest, prepare_inputs
 from audit.manifest import hardware, library_versions, utc_now
-from audit.models.loading import file_sha256, load_model
-from audit.policy import CheckEntry, LoadedPolicy, load_policy
+from audit.models.adapter import Predictions
+from audit.passes import PartitionJob, merge_summaries, summary_task
+from audit.plan import AuditPlan, Facts, PlannedCheck, build_plan
+from audit.policy import LoadedPolicy, load_policy
+from audit.progress import progress
 from audit.results import AuditResult, CheckResult, Measurement, Summary, Verdict
+from audit.scale import make_executor
 from audit.verdict import decide
 
-__all__ = ["RunOptions", "run_audit", "run_audits", "run_policy_file", "run_policy_file_all", "summarise"]
+__all__ = ["RunOptions", "run_audit", "run_audits", "run_policy_file", "run_policy_file_all", "summarise",
+           "execution_settings"]
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line overrides of a policy.
+    """Overrides of a policy (command-line flags, or the Python API's arguments).
 
-    ``models`` replaces the policy's model(s); with several, every check runs on each
-    (a side-by-side comparison of candidate models).
+    ``models`` replaces the policy's model(s): paths or fitted model objects; with
+    several, every check runs on each (a side-by-side comparison of candidate models).
+    ``data`` and ``reference`` are paths or pandas DataFrames.
     """
 
-    models: tuple[str, ...] = ()
-    data: str | None = None
-    reference: str | None = None
+    models: tuple[Any, ...] = ()
+    data: Any = None
+    reference: Any = None
     seed: int | None = None
     trust_model: bool = False
     baseline: str | None = None
@@ -79,111 +98,234 @@ def run_policy_file(policy_path: str | Path, options: RunOptions = RunOptions())
 
 def run_policy_file_all(policy_path: str | Path, options: RunOptions = RunOptions()) -> list[AuditResult]:
     """Load a policy and audit every model it (or ``options.models``) names, in order."""
-    lp = load_policy(policy_path, model_override=options.models[0] if options.models else None,
-                     data_override=options.data, reference_override=options.reference)
+    first = options.models[0] if options.models else None
+    lp = load_policy(policy_path, model_override=first if isinstance(first, str | Path) or first is None else "<object>",
+                     data_override=None if options.data is None else str(options.data)[:200],
+                     reference_override=None if options.reference is None else "<given>")
     return run_audits(lp, options)
 
 
-@dataclass
-class _Inputs:
-    dataset: Dataset
-    task: str
-    files: dict
-    constraints: dict
+def run_audit(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> AuditResult:
+    """Run every check of a loaded policy on its (first) model and return the :class:`AuditResult`."""
+    return run_audits(lp, options)[0]
 
 
-def _load_inputs(lp: LoadedPolicy, options: RunOptions) -> _Inputs:
+def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[AuditResult]:
+    """Run every check of a loaded policy on each model it names; see the module docstring.
+
+    Raises
+    ------
+    InputError
+        When a model or the data cannot be loaded (nothing is audited).
+    ExecutionError
+        When a partition fails even after the executor's retries (nothing is reported).
+    """
     p = lp.policy
-    data_path = Path(options.data) if options.data else lp.resolve(p.data.path)
-    ref_path = Path(options.reference) if options.reference else lp.resolve(p.data.reference)
-    dataset, task = load_dataset(
-        data_path, target=p.data.target, sensitive=list(p.data.sensitive), features=p.data.features,
-        sensitive_features=p.data.sensitive_features, prediction=p.data.prediction, score=p.data.score,
-        reference=ref_path, task=p.task,
-    )
-    files = {"policy": {"path": str(lp.path), "sha256": lp.sha256},
-             "data": {"path": str(data_path), "sha256": table_sha256(data_path), "rows": dataset.n_rows}}
-    if ref_path is not None:
-        files["reference"] = {"path": str(ref_path), "sha256": file_sha256(ref_path),
-                              "rows": dataset.reference.n_rows}
-    # Completed once from the data: the same for every candidate model.
-    constraints = resolve_constraints(dataset.X, dataset.feature_types, dict(p.constraints),
-                                      dataset.reference.X if dataset.reference is not None else None)
-    return _Inputs(dataset, task, files, constraints)
-
-
-def _model_loaders(lp: LoadedPolicy, options: RunOptions) -> list[tuple[str, object]]:
-    """(name, thunk returning (ModelAdapter, file or None)) per model; [(None, None)] if predictions-only."""
-    p = lp.policy
-    if options.models:
-        return [(Path(m).stem, (lambda m=m: (load_model(Path(m), trust=options.trust_model), Path(m))))
-                for m in options.models]
-    refs = [(r.name, r) for r in p.models] if p.models else ([(None, p.model)] if p.model else [])
-    out = []
-    for name, ref in refs:
-        f = lp.resolve(ref.path)
-        out.append((name or (f.stem if f else ref.entrypoint),
-                    lambda ref=ref, f=f: (load_model(f, entrypoint=ref.entrypoint, trust=ref.trust or options.trust_model,
-                                                     batch_size=ref.batch_size), f)))
-    return out or [(None, None)]
-
-
-def _context(lp: LoadedPolicy, options: RunOptions, inputs: _Inputs, model) -> AuditContext:
-    p = lp.policy
-    ds = inputs.dataset
-    settings = AuditSettings(
-        seed=p.seed if options.seed is None else options.seed, confidence=p.defaults.confidence,
-        n_boot=p.defaults.n_boot, min_group_size=p.defaults.min_group_size, task=inputs.task,
-        pos_label=p.pos_label,
-    )
-    specs = {name: EvalSetSpec(name=name, kind=d.kind, severity=d.severity, params=dict(d.params))
-             for name, d in p.evalsets.items()}
-    return AuditContext(settings=settings, dataset=ds, model=model, constraints=dict(inputs.constraints),
-                        declared_constraints=dict(p.constraints), evalset_specs=specs)
-
-
-def _skip_reason(spec: CheckSpec, ctx: AuditContext) -> str | None:
-    ds = ctx.dataset
-    if ctx.task not in spec.tasks:
-        return f"applies to {', '.join(sorted(spec.tasks))} models; this is a {ctx.task} audit"
-    if "model" in spec.needs and ctx.model is None:
-        return "needs a live model; this is a predictions-only audit"
-    if "scores" in spec.needs and ctx.model is None and ds.score is None:
-        return "needs scores; the data names no score column"
-    if "scores" in spec.needs and ctx.model is not None and not ctx.model.has_proba:
-        return "needs scores; the model has no predict_proba"
-    if "reference" in spec.needs and ds.reference is None:
-        return "needs reference (training) data; the policy names none (data.reference)"
-    if "sensitive" in spec.needs and ds.sensitive.shape[1] == 0:
-        return "needs sensitive columns; the policy names none (data.sensitive)"
-    return None
-
-
-def _run_one(ctx: AuditContext, index: int, entry: CheckEntry, default_decision: str) -> CheckResult:
-    spec = get_check(entry.id)
-    evalset = entry.evalset or spec.default_evalset
-    params = spec.params.model_validate(entry.params)
-    base = dict(id=entry.id, name=entry.name or entry.id, family=spec.family, evalset=evalset,
-                params=params.model_dump(mode="json"), threshold=entry.threshold.model_dump(mode="json"),
-                blocking=entry.threshold.blocking, reference=entry.threshold.reference)
-    t0 = time.perf_counter()
-    reason = _skip_reason(spec, ctx)
-    if reason:
-        return CheckResult(**base, verdict=Verdict.SKIPPED, message=reason)
+    execution = execution_settings(lp, options)
+    seed = p.seed if options.seed is None else options.seed
+    data = options.data if options.data is not None else lp.resolve(p.data.path)
+    reference = options.reference if options.reference is not None else lp.resolve(p.data.reference)
+    models = load_models(lp, options.models, options.trust_model)
+    prog = progress(options.progress)
+    executor = make_executor(execution.executor, execution.address, execution.workers, execution.memory_limit)
     try:
-        m: Measurement = spec.func(ctx.for_check(entry.id, evalset, index), params)
+        t0 = time.perf_counter()
+        inputs = prepare_inputs(lp, data=data, reference=reference, executor=executor,
+                                partition_rows=None if execution.executor == "memory" else execution.partition_rows,
+                                sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
+        t_sample = time.perf_counter() - t0
+        audits = [_Audit(lp, options, inputs, m, seed) for m in models]
+        t0 = time.perf_counter()
+        task_s = _summary_pass(executor, inputs, audits, prog)
+        timing = {"sample_pass_s": round(t_sample, 3), "summary_pass_s": round(time.perf_counter() - t0, 3),
+                  "task_s": round(task_s, 3)}
+        parallel = executor.workers if execution.executor == "local" else 1
+        described = {**executor.describe(), "partitions": len(inputs.parts),
+                     "partition_rows": None if execution.executor == "memory" else execution.partition_rows,
+                     "rows": inputs.n_rows, "sample_rows": inputs.sample.n_rows}
+        return [a.finish(described, timing, parallel, prog) for a in audits]
+    finally:
+        executor.close()
+
+
+class _Audit:
+    """One model's audit: its plan, context, summaries and result."""
+
+    def __init__(self, lp: LoadedPolicy, options: RunOptions, inputs: AuditInputs, model: LoadedModel, seed: int):
+        p = lp.policy
+        self.lp, self.options, self.inputs, self.model = lp, options, inputs, model
+        self.started, self.t0 = utc_now(), time.perf_counter()
+        adapter = model.adapter
+        has_proba = adapter is not None and adapter.has_proba
+        facts = Facts(task=inputs.task, has_model=adapter is not None, has_proba=has_proba,
+                      has_scores=has_proba or (adapter is None and inputs.columns.score is not None),
+                      has_reference=inputs.sample.reference is not None, sensitive=tuple(inputs.columns.sensitive))
+        self.plan: AuditPlan = build_plan(p, facts)
+        settings = AuditSettings(seed=seed, confidence=p.defaults.confidence, n_boot=p.defaults.n_boot,
+                                 min_group_size=p.defaults.min_group_size, task=inputs.task, pos_label=p.pos_label)
+        named = {n: EvalSetSpec(name=n, kind=d.kind, severity=d.severity, params=dict(d.params))
+                 for n, d in p.evalsets.items()}
+        self.ctx = AuditContext(settings=settings, dataset=inputs.sample, model=adapter,
+                                constraints=inputs.table.constraints, declared_constraints=dict(p.constraints),
+                                evalset_specs=named, table=inputs.table, classes_=inputs.classes,
+                                partitioned=self.plan.partitioned)
+        self.passed = None
+
+    def aux(self):
+        """Reference-side summary inputs of this model (PSI edges, reference hashes, values)."""
+        reqs = [r for rs in self.plan.requests.values() for r in rs]
+        return self.ctx.aux(reqs)
+
+    def attach(self, passed) -> None:
+        """The merged summary pass of this model: summaries, and the sample's base predictions."""
+        self.passed = passed
+        self.ctx.passed = passed
+        self.ctx.summaries = type(self.ctx.summaries)(self.ctx, passed, self.plan.partitioned)
+        if passed.sample_preds is not None:
+            labels, proba = passed.sample_preds
+            classes = None if self.model.adapter is None else self.model.adapter.classes_
+            if self.model.adapter is None:
+                classes = self.inputs.classes
+            self.ctx.set_predictions("base", Predictions(labels=labels, proba=proba, classes=classes,
+                                                         stored=self.model.adapter is None))
+
+    def finish(self, execution: dict, timing: dict, parallel: int, prog) -> AuditResult:
+        p = self.lp.policy
+        n, k = self.inputs.n_rows, self.inputs.sample.n_rows
+        with prog(len(self.plan.checks), f"checks ({self.model.name})" if self.model.name else "checks") as adv:
+            results = _run_checks(self.ctx, self.plan, p, n, k, parallel, adv)
+        files = {**self.inputs.files, "model": model_manifest(self.model, p)}
+        changed = None
+        if self.options.baseline:
+            from audit.compare import apply_baseline, changed_files, load_results
+
+            baseline = load_results(self.options.baseline)
+            results = apply_baseline(results, baseline, p)
+            # Policy, model or data that differ from the baseline run's (by SHA-256), for the reviewer.
+            changed = changed_files(baseline.manifest.get("files", {}), files)
+        versions = library_versions()
+        manifest = {
+            "toolkit_version": versions.get("audit", "unknown"),
+            "started_at": self.started,
+            "finished_at": utc_now(),
+            "wall_time_s": round(time.perf_counter() - self.t0, 3),
+            "seed": self.ctx.seed,
+            "task": self.ctx.task,
+            "model_name": self.model.name,
+            "pos_label": _jsonable(self.ctx.pos_label),
+            "inconclusive_fails": p.defaults.inconclusive_fails,
+            "files": files,
+            "baseline": self.options.baseline,
+            "changed_since_baseline": changed,
+            "libraries": versions,
+            "hardware": hardware(),
+            "timings": {**{kk: {a: round(b, 4) for a, b in v.items()} for kk, v in self.ctx.timings.items()},
+                        "passes": {**timing, "predict_s": round(self.passed.predict_s, 3)}},
+            "execution": {**execution, "checks_on_all_rows": sum(self.plan.on_all_rows(c) for c in self.plan.checks
+                                                                  if not (c.skip or c.error)),
+                          "checks_on_sample": sum(c.rows for c in self.plan.checks if not (c.skip or c.error))},
+        }
+        return AuditResult(policy_name=p.name, manifest=manifest, evalsets=_describe_sets(self, n, k),
+                           results=results, summary=summarise(results, p.defaults.inconclusive_fails),
+                           policy_text=self.lp.text)
+
+
+def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog) -> float:
+    """Pass 2 for every model at once: each partitioned set is built once per partition."""
+    specs: dict = {"base": EvalSetSpec(name="base", kind="base")}
+    requests: dict[str, set] = {}
+    for a in audits:
+        for name in sorted(a.plan.partitioned):
+            specs.setdefault(name, a.plan.evalsets[name])
+            requests.setdefault(name, set()).update(a.plan.requests.get(name, ()))
+    cols = inputs.columns
+    job = PartitionJob(features=cols.features, target=cols.target, sensitive=cols.sensitive,
+                       prediction=cols.prediction, score=cols.score, task=inputs.task, classes=inputs.classes,
+                       table=inputs.table, specs=specs,
+                       requests={n: sorted(r, key=repr) for n, r in requests.items()},
+                       aux=[a.aux() for a in audits], sample_rows=np.asarray(inputs.sample.rows, dtype=np.int64))
+    label = "pass 2/2: predict + summarise"
+    with prog(len(inputs.parts), label) as advance:
+        merged, task_s = merge_summaries(executor.map(summary_task, inputs.source, inputs.parts, job,
+                                                      [a.model.adapter for a in audits]),
+                                         len(audits), lambda: advance("partitions", 1))
+    for a, m in zip(audits, merged, strict=True):
+        a.attach(m)
+    return task_s
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+def _scope(plan: AuditPlan, pc: PlannedCheck, n: int, k: int) -> dict:
+    if plan.on_all_rows(pc) or k >= n:
+        return {"rows": n, "source": "all rows"}
+    return {"rows": k, "source": f"stratified sample of {k:,} of {n:,} rows"}
+
+
+def _run_one(ctx: AuditContext, plan: AuditPlan, pc: PlannedCheck, default_decision: str, n: int,
+             k: int) -> CheckResult:
+    entry, spec = pc.entry, pc.spec
+    params = pc.params.model_dump(mode="json") if pc.params is not None else dict(entry.params)
+    base = dict(id=entry.id, name=entry.name or entry.id, family=spec.family, evalset=pc.evalset, params=params,
+                threshold=entry.threshold.model_dump(mode="json"), blocking=entry.threshold.blocking,
+                reference=entry.threshold.reference, direction=spec.direction, unit=spec.unit)
+    if pc.error:
+        return CheckResult(**base, verdict=Verdict.ERROR, message=pc.error,
+                           error={"type": "PlanError", "message": pc.error, "traceback": ""})
+    if pc.skip:
+        return CheckResult(**base, verdict=Verdict.SKIPPED, message=pc.skip)
+    t0 = time.perf_counter()
+    try:
+        m: Measurement = spec.func(ctx.for_check(entry.id, pc.evalset, pc.index), pc.params)
     except CheckSkipped as exc:
-        return CheckResult(**base, verdict=Verdict.SKIPPED, message=str(exc),
-                           duration_s=time.perf_counter() - t0)
+        return CheckResult(**base, verdict=Verdict.SKIPPED, message=str(exc), duration_s=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one crashing check must not crash the audit
         return CheckResult(**base, verdict=Verdict.ERROR, message=f"{type(exc).__name__}: {exc}",
                            duration_s=time.perf_counter() - t0,
                            error={"type": type(exc).__name__, "message": str(exc),
                                   "traceback": traceback.format_exc()})
     verdict, why = decide(m, entry.threshold, default_decision)
+    scope = _scope(plan, pc, n, k)
     message = f"{m.message} — {why}" if m.message else why
+    if scope["rows"] < n:
+        message = f"[sample of {k:,} of {n:,} rows] {message}"
     return CheckResult(**base, verdict=verdict, value=m.value, interval=m.interval, n=m.n, groups=m.groups,
-                       message=message, details=m.details, duration_s=time.perf_counter() - t0)
+                       message=message, details={**m.details, "scope": scope},
+                       duration_s=time.perf_counter() - t0)
+
+
+def _run_checks(ctx, plan: AuditPlan, p, n: int, k: int, parallel: int, advance) -> list[CheckResult]:
+    """Every planned check, in policy order in the result.
+
+    With ``parallel > 1`` checks run on threads: they share sets, predictions and fitted
+    detectors through the context's lock-guarded caches and seed from their own ids, so
+    the order in which threads finish changes nothing. BLAS/OpenMP pools get one thread
+    per check so the cores are not oversubscribed. Runtime-profile checks (``latency.*``)
+    measure this machine's speed: they run afterwards, alone.
+    """
+    def one(pc: PlannedCheck) -> CheckResult:
+        advance(pc.entry.id, 0)
+        r = _run_one(ctx, plan, pc, p.defaults.decision, n, k)
+        advance(pc.entry.id, 1)
+        return r
+
+    timed = [pc for pc in plan.checks if pc.entry.id.startswith("latency.")]
+    free = [pc for pc in plan.checks if not pc.entry.id.startswith("latency.")]
+    out: dict[int, CheckResult] = {}
+    if parallel > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1), ThreadPoolExecutor(parallel) as pool:
+            for pc, r in zip(free, pool.map(one, free), strict=True):
+                out[pc.index] = r
+    else:
+        for pc in free:
+            out[pc.index] = one(pc)
+    for pc in timed:
+        out[pc.index] = one(pc)
+    return [out[i] for i in range(len(plan.checks))]
 
 
 def summarise(results: list[CheckResult], inconclusive_fails: bool = False) -> Summary:
@@ -203,167 +345,25 @@ def summarise(results: list[CheckResult], inconclusive_fails: bool = False) -> S
                    blocking_failures=failures)
 
 
-def run_audit(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> AuditResult:
-    """Run every check of a loaded policy on its (first) model and return the :class:`AuditResult`."""
-    return run_audits(lp, options)[0]
+def _describe_sets(audit: _Audit, n: int, k: int) -> dict:
+    """Every evaluation set the checks read: partitioned ones over all rows, the rest on the sample."""
+    passed, ctx = audit.passed, audit.ctx
+    on_sample = "all rows" if k >= n else f"stratified sample of {k:,} of {n:,} rows"
+    out = {"base": {"kind": "base", "params": {}, "seed": None, "rows": n, "built_on": "all rows",
+                    "description": f"The held-out data as given ({_source_name(audit)})."}}
+    for name, es in sorted(ctx.built_evalsets().items()):
+        if name != "base":
+            out[name] = {**es.describe(), "built_on": on_sample}
+    for name, d in passed.describe.items():
+        out[name] = {**d, "rows": int(passed.set_rows[name]), "built_on": "all rows"}
+    return dict(sorted(out.items()))
 
 
-def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[AuditResult]:
-    """Run every check of a loaded policy on each model it names.
-
-    The data is loaded once; evaluation sets that do not depend on the model are
-    built once and shared by every model's audit.
-
-    Raises
-    ------
-    InputError
-        When a model or the data cannot be loaded (nothing is audited).
-    """
-    execution = execution_settings(lp, options)
-    if execution.executor != "memory":
-        from audit.scale import run_streamed
-
-        return run_streamed(lp, options, execution)
-    inputs = _load_inputs(lp, options)
-    loaders = _model_loaders(lp, options)
-    loaded = [(name, *(thunk() if thunk else (None, None))) for name, thunk in loaders]
-    shared: dict = {}
-    out = []
-    for name, model, model_file in loaded:
-        ctx = _context(lp, options, inputs, model)
-        ctx._sets.update(shared)
-        out.append(_audit_one(lp, options, ctx, inputs, name, model, model_file))
-        shared = {k: es for k, es in ctx.built_evalsets().items() if _model_free(ctx, k)}
-    return out
-
-
-def _model_free(ctx: AuditContext, name: str) -> bool:
-    from audit.evalsets import get_builder
-
-    if name == "base":
-        return True
-    try:
-        return not get_builder(ctx.resolve(name).kind).needs_model
-    except (KeyError, ValueError):
-        return False
-
-
-def _run_parallel(ctx, p, run, workers: int, advance) -> list[CheckResult]:
-    """Checks on ``workers`` threads, in policy order in the result.
-
-    Checks share evaluation sets, predictions and fitted detectors through the
-    context's lock-guarded caches, and seed from their own ids, so the order in which
-    threads finish changes nothing. BLAS/OpenMP pools get one thread per check so the
-    cores are not oversubscribed. Runtime-profile checks (``latency.*``) measure this
-    machine's speed: they run afterwards, alone.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    results: list = [None] * len(p.checks)
-    timed = [i for i, e in enumerate(p.checks) if e.id.startswith("latency.")]
-    free = [i for i in range(len(p.checks)) if i not in timed]
-
-    def one(i):
-        r = run(ctx, i, p.checks[i], p.defaults.decision)
-        advance(p.checks[i].id, 1)
-        return i, r
-
-    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-        for i, r in pool.map(one, free):
-            results[i] = r
-    for i in timed:
-        results[i] = one(i)[1]
-    return results
-
-
-def _audit_one(lp, options, ctx, inputs, name, model, model_file, run_check=None, evalsets=None,
-               extra_manifest=None, parallel: int = 1) -> AuditResult:
-    started = utc_now()
-    t0 = time.perf_counter()
-    p = lp.policy
-    files = dict(inputs.files)
-    if model is not None:
-        files["model"] = {"name": name, "source": model.source, "kind": model.kind,
-                          "sha256": file_sha256(model_file) if model_file is not None else None}
-    else:
-        files["model"] = {"source": "predictions-only", "prediction_column": p.data.prediction,
-                          "score_column": p.data.score}
-    run = run_check or _run_one
-    with _progress(options.progress, len(p.checks), name) as advance:
-        if parallel > 1:
-            results = _run_parallel(ctx, p, run, parallel, advance)
-        else:
-            results = []
-            for i, entry in enumerate(p.checks):
-                advance(entry.id, 0)
-                results.append(run(ctx, i, entry, p.defaults.decision))
-                advance(entry.id, 1)
-    changed_inputs = None
-    if options.baseline:
-        from audit.compare import apply_baseline, changed_files, load_results
-
-        baseline = load_results(options.baseline)
-        results = apply_baseline(results, baseline, p)
-        # Policy, model or data that differ from the baseline run's (by SHA-256), for the reviewer.
-        changed_inputs = changed_files(baseline.manifest.get("files", {}), files)
-    summary = summarise(results, p.defaults.inconclusive_fails)
-    versions = library_versions()
-    manifest = {
-        "toolkit_version": versions.get("audit", "unknown"),
-        "started_at": started,
-        "finished_at": utc_now(),
-        "wall_time_s": round(time.perf_counter() - t0, 3),
-        "seed": ctx.seed,
-        "task": ctx.task,
-        "model_name": name,
-        "pos_label": _jsonable(ctx.pos_label),
-        "inconclusive_fails": p.defaults.inconclusive_fails,
-        "files": files,
-        "baseline": options.baseline,
-        "changed_since_baseline": changed_inputs,
-        "libraries": versions,
-        "hardware": hardware(),
-        "timings": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in ctx.timings.items()},
-        "execution": {"executor": "memory"},
-        **(extra_manifest or {}),
-    }
-    if evalsets is None:
-        evalsets = {n: es.describe() for n, es in sorted(ctx.built_evalsets().items())}
-    return AuditResult(policy_name=p.name, manifest=manifest, evalsets=evalsets, results=results,
-                       summary=summary, policy_text=lp.text)
+def _source_name(audit: _Audit) -> str:
+    loc = audit.inputs.files["data"]["path"]
+    return loc if loc.startswith("<") else Path(loc).name
 
 
 def _jsonable(v):
     return v.item() if hasattr(v, "item") else v
 
-
-class _progress:
-    """A rich progress bar (silent when disabled): over checks, or ``title`` (partitions of a
-    streamed audit). ``advance(description, step)`` moves it."""
-
-    def __init__(self, enabled: bool, total: int, label: str | None = None, title: str | None = None):
-        self.enabled, self.total, self._p = enabled, total, None
-        self.label = title or (f"checks ({label})" if label else "checks")
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda _id, _step: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._p = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(),
-                           TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
-        self._p.__enter__()
-        task = self._p.add_task("", total=self.total)
-        return lambda cid, step: self._p.update(task, advance=step, description=cid)
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.__exit__(*exc)

@@ -139,7 +139,10 @@ def hopskipjump(target: Target, rows: np.ndarray, norm: str, budget: int, rng: n
     n = target.n
     delta = np.zeros((n, sp.d))
     queries = np.zeros(n, dtype=np.int64)
-    lo, hi = np.minimum(sp.lo, target.U0.min(0)), np.maximum(sp.hi, target.U0.max(0))
+    # NaN-aware: a missing value in the sample must not turn a feature's whole range into NaN.
+    with np.errstate(all="ignore"):
+        lo = np.fmin(sp.lo, np.nanmin(np.where(np.isnan(target.U0), np.inf, target.U0), axis=0))
+        hi = np.fmax(sp.hi, np.nanmax(np.where(np.isnan(target.U0), -np.inf, target.U0), axis=0))
     for i in np.asarray(rows, dtype=np.int64):
         oracle = _Oracle(target, int(i), budget, norm)
         u0 = target.U0[i].astype(np.float64)

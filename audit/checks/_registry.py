@@ -3,7 +3,19 @@
 A check is a plain function ``f(ctx, params) -> Measurement`` registered with
 :func:`register_check`. It declares its parameters as a pydantic model (extra
 keys forbidden), what it needs from the audit (a live model, scores, labels,
-sensitive columns, reference data) and which tasks it applies to. It holds no
+sensitive columns, reference data), which tasks it applies to, and what it
+reads, so the audit plan knows everything before any data is touched:
+
+- ``summaries(evalset, params, view) -> [(kind, evalset, arg), ...]``: the
+  mergeable summaries (:mod:`audit.stats.summaries`) it computes from. Such a
+  check reads nothing else and gets the same numbers on every executor, from all
+  rows of partitionable evaluation sets;
+- or, for a check that needs rows on one machine (attacks, detectors, leakage
+  probes, latency), ``reads(evalset, params, view) -> [evalset, ...]``: the sets
+  it reads rows of, built on the audit's stratified sample.
+
+``view`` answers what a declaration may ask of the policy: the task
+(``view.task``) and the kind of a set (``view.kind(name)``). A check holds no
 threshold: the policy does.
 """
 
@@ -28,9 +40,6 @@ __all__ = [
     "all_checks",
     "closest_ids",
     "NEEDS",
-    "NotStreamed",
-    "register_summaries",
-    "summary_requests",
 ]
 
 # What a check may need. The runner SKIPs a check whose needs the audit cannot meet.
@@ -65,6 +74,13 @@ class CheckSpec:
         Evaluation set used when the policy names none.
     higher_is_better : bool or None
         Direction of the value, for regression comparisons; None if neither.
+    unit : str
+        Unit of the value, for reports and comparisons (``""`` for a plain number or share).
+    summaries : callable or None
+        ``summaries(evalset, params, view) -> [(kind, evalset, arg), ...]``; None (or an empty list
+        for some params) for a check that reads rows.
+    reads : callable or None
+        ``reads(evalset, params, view) -> [evalset, ...]`` for a row check (default: its evalset).
     """
 
     id: str
@@ -75,11 +91,30 @@ class CheckSpec:
     description: str
     default_evalset: str = "base"
     higher_is_better: bool | None = None
+    unit: str = ""
+    summaries: Callable | None = None
+    reads: Callable | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def family(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def direction(self) -> str | None:
+        """``"higher"`` or ``"lower"`` is better, or None."""
+        return None if self.higher_is_better is None else ("higher" if self.higher_is_better else "lower")
+
+    def requests(self, evalset: str, params: BaseModel, view) -> list[tuple]:
+        """The summaries this check reads with these params (empty: it reads rows)."""
+        return [] if self.summaries is None else list(self.summaries(evalset, params, view))
+
+    def evalsets(self, evalset: str, params: BaseModel, view) -> list[str]:
+        """Every evaluation set this check reads, through summaries or rows."""
+        reqs = self.requests(evalset, params, view)
+        if reqs:
+            return list(dict.fromkeys(r[1] for r in reqs))
+        return list(self.reads(evalset, params, view)) if self.reads is not None else [evalset]
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -93,8 +128,14 @@ def register_check(
     tasks: set[str] | frozenset[str] = frozenset({"classification", "regression"}),
     default_evalset: str = "base",
     higher_is_better: bool | None = None,
+    unit: str = "",
+    summaries: Callable | None = None,
+    reads: Callable | None = None,
 ):
     """Register a check function under a stable dotted id.
+
+    Give ``summaries`` for a check computed from mergeable summaries, or ``reads``
+    (optional) for a check that needs rows; see the module docstring.
 
     Examples
     --------
@@ -124,6 +165,9 @@ def register_check(
             description=doc[0] if doc else "",
             default_evalset=default_evalset,
             higher_is_better=higher_is_better,
+            unit=unit,
+            summaries=summaries,
+            reads=reads,
         )
         return func
 
@@ -151,26 +195,3 @@ def closest_ids(id: str, n: int = 3) -> list[str]:
     """Registered ids closest to a misspelt one."""
     _load_all()
     return difflib.get_close_matches(id, list(_REGISTRY), n=n, cutoff=0.5)
-
-
-# -- streamed audits ------------------------------------------------------------
-# A check that can be computed from mergeable per-partition summaries (see
-# audit.scale) declares which ones here: ``requests(evalset, params, ctx)`` returns
-# ``[(kind, evalset, arg), ...]`` or raises NotStreamed. In a streamed audit such a
-# check reads ``ctx.summaries``; every other check runs on the stratified sample.
-_SUMMARIES: dict[str, Callable] = {}
-
-
-class NotStreamed(Exception):
-    """This check, with these parameters, cannot be computed from summaries."""
-
-
-def register_summaries(id: str, requests: Callable) -> None:
-    """Declare the summaries check ``id`` reads in a streamed audit."""
-    _SUMMARIES[id] = requests
-
-
-def summary_requests(id: str) -> Callable | None:
-    """The summary declaration of check ``id``, or None (the check runs on the sample)."""
-    _load_all()
-    return _SUMMARIES.get(id)

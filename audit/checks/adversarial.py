@@ -18,7 +18,7 @@ from scipy import stats
 
 from audit.checks._registry import register_check
 from audit.errors import CheckSkipped
-from audit.evalsets._base import EvalSetSpec
+from audit.evalsets.adversarial import DEFAULT_EPS
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import bootstrap_counts, group_codes, percentile_interval, wilson_interval
 
@@ -67,19 +67,26 @@ def _adv(ctx, name: str | None = None):
     return es, es.meta["engine"], es.meta["outcome"]
 
 
-def _sibling(ctx, eps: float) -> str:
-    """Name of the evaluation set with the same attack and parameters at ``eps``."""
-    audit = ctx.audit
-    spec = audit.resolve(ctx.evalset_name)
-    if spec.severity is not None and float(eps) == float(spec.severity):
-        return ctx.evalset_name
-    if ctx.evalset_name not in audit.evalset_specs:
-        return f"{spec.kind}@{float(eps):g}"
-    name = f"{ctx.evalset_name}@{float(eps):g}"
-    with audit._lock:
-        audit.evalset_specs.setdefault(name, EvalSetSpec(name=name, kind=spec.kind, severity=float(eps),
-                                                         params=dict(spec.params)))
-    return name
+def _siblings(name: str, spec, epsilons, named: bool) -> list[str]:
+    """Names of the evaluation sets with ``name``'s attack and parameters at each epsilon.
+
+    A policy-named set ``adv`` at another epsilon is ``adv@<eps>``; a set named by kind
+    is ``<kind>@<eps>``. The plan resolves both names before the audit runs.
+    """
+    own = float(spec.severity) if spec.severity is not None else DEFAULT_EPS
+    out = []
+    for eps in sorted({float(e) for e in epsilons} | {own}):
+        if eps == own:
+            out.append(name)
+        else:
+            out.append(f"{name}@{eps:g}" if named else f"{spec.kind}@{eps:g}")
+    return out
+
+
+def _curve_reads(evalset, params, view) -> list[str]:
+    if not getattr(params, "epsilons", None):
+        return [evalset]
+    return _siblings(evalset, view.resolve(evalset), params.epsilons, view.named(evalset))
 
 
 def _f(x):
@@ -184,7 +191,8 @@ def _finish(details: dict, *tables, charts=()) -> dict:
 # -- checks ------------------------------------------------------------------------------------
 
 @register_check("adversarial.robust_accuracy", params=RobustAccuracyParams, needs={"model", "labels"},
-                tasks={"classification"}, default_evalset=DEFAULT_EVALSET, higher_is_better=True)
+                tasks={"classification"}, default_evalset=DEFAULT_EVALSET, higher_is_better=True,
+                reads=_curve_reads)
 def robust_accuracy(ctx, params: RobustAccuracyParams) -> Measurement:
     """Accuracy under the strongest attack within epsilon (adversarial examples count as errors)."""
     es, eng, out = _adv(ctx)
@@ -199,7 +207,8 @@ def robust_accuracy(ctx, params: RobustAccuracyParams) -> Measurement:
     charts = []
     if params.epsilons:
         epss = sorted(set(float(e) for e in params.epsilons) | {out.eps})
-        names = [_sibling(ctx, e) for e in epss]
+        names = _siblings(ctx.evalset_name, ctx.audit.resolve(ctx.evalset_name), params.epsilons,
+                          ctx.evalset_name in ctx.audit.evalset_specs)
         series = {"all rows": ([], [], [])}
         for name in names:
             es_e = ctx.evalset(name)

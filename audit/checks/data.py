@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks._registry import NoParams, register_check, register_summaries
+from audit.checks._paired import project_groups
+from audit.checks._registry import NoParams, register_check
 from audit.errors import CheckError, CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
-from audit.stats import group_codes, wilson_interval
+from audit.stats import wilson_interval
 
-__all__ = ["row_hashes", "single_feature_auroc"]
+__all__ = ["single_feature_auroc"]
 
 
 def _f(v):
@@ -28,37 +29,19 @@ def _wilson(k, n, level):
     return Interval(low=_f(lo), high=_f(hi), level=level, method="wilson")
 
 
-def row_hashes(X: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row of ``X`` (values only, index ignored), vectorised by pandas."""
-    return pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy()
-
-
 class DupParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     include_target: bool = Field(False, description="Count a row as duplicate only if its target matches too.")
 
 
-@register_check("data.train_test_duplicates", params=DupParams, needs={"reference"}, higher_is_better=False)
+@register_check("data.train_test_duplicates", params=DupParams, needs={"reference"}, higher_is_better=False,
+                summaries=lambda es, params, view: [("dups", es, params.include_target)])
 def train_test_duplicates(ctx, params):
     """Rows of the evaluation set that also appear exactly in the reference (training) data."""
-    level = ctx.settings.confidence
-    if ctx.summaries is not None:
-        sm = ctx.summaries.get("dups", ctx.evalset_name, params.include_target)
-        k, n, rows = int(sm["count"]), int(sm["n"]), [int(r) for r in sm["first"]]
-        return _dup_measurement(k, n, rows, level)
-    es, ref = ctx.evalset(), ctx.dataset.reference
-    cols = [c for c in es.X.columns if c in ref.X.columns]
-    a, b = es.X[cols], ref.X[cols]
-    if params.include_target:
-        if es.y is None or ref.y is None:
-            raise CheckSkipped("include_target needs labels in both sets")
-        a = a.assign(__y=np.asarray(es.y))
-        b = b.assign(__y=np.asarray(ref.y))
-    # Same dtypes on both sides, so equal rows hash equally.
-    b = b.astype(a.dtypes.to_dict(), errors="ignore")
-    dup = np.isin(row_hashes(a), row_hashes(b))
-    return _dup_measurement(int(dup.sum()), len(dup), np.flatnonzero(dup)[:20].tolist(), level)
+    sm = ctx.summaries.get("dups", ctx.evalset_name, params.include_target)
+    k, n, rows = int(sm["count"]), int(sm["n"]), [int(r) for r in sm["first"]]
+    return _dup_measurement(k, n, rows, ctx.settings.confidence)
 
 
 def _dup_measurement(k: int, n: int, rows: list[int], level: float) -> Measurement:
@@ -67,10 +50,6 @@ def _dup_measurement(k: int, n: int, rows: list[int], level: float) -> Measureme
     return Measurement(value=k / n if n else None, interval=_wilson(k, n, level), n=n,
                        details={"duplicates": k, "tables": [table]},
                        message=f"{k} of {n} evaluation rows ({k / max(n, 1):.2%}) appear in the reference data.")
-
-
-register_summaries("data.train_test_duplicates",
-                   lambda es, params, ctx: [("dups", es, params.include_target)])
 
 
 def _oof_target_rate(codes: np.ndarray, t: np.ndarray, k: int, rng) -> np.ndarray:
@@ -133,19 +112,14 @@ def single_feature_leakage(ctx, params):
 
 
 @register_check("data.class_balance", params=NoParams, needs={"labels"}, tasks={"classification"},
-                higher_is_better=True)
+                higher_is_better=True, summaries=lambda es, params, view: [("labels", es, None)])
 def class_balance(ctx, params):
     """Share of the smallest class (Wilson interval)."""
     level = ctx.settings.confidence
-    if ctx.summaries is not None:
-        cm, classes = ctx.summaries.confusion(ctx.evalset_name)
-        per_class = cm.sum(axis=1)
-        vals, counts = classes[per_class > 0], per_class[per_class > 0]
-    else:
-        es = ctx.evalset()
-        if es.y is None:
-            raise CheckSkipped("no labels in this evaluation set")
-        vals, counts = np.unique(np.asarray(es.y), return_counts=True)
+    table = ctx.summaries.get("labels", ctx.evalset_name)
+    classes = ctx.summaries.classes
+    per_class = table.total() if table else np.zeros(len(classes), dtype=np.int64)
+    vals, counts = classes[per_class > 0], per_class[per_class > 0]
     n = int(counts.sum())
     groups = [GroupValue(group=str(v), n=int(c), value=c / n, interval=_wilson(c, n, level))
               for v, c in zip(vals, counts, strict=True)]
@@ -161,12 +135,13 @@ class RepParams(BaseModel):
     intersectional: bool = Field(False, description="Groups are combinations of the columns.")
 
 
-@register_check("data.group_representation", params=RepParams, needs={"sensitive"}, higher_is_better=True)
+@register_check("data.group_representation", params=RepParams, needs={"sensitive"}, higher_is_better=True,
+                summaries=lambda es, params, view: [("cells", es, None)])
 def group_representation(ctx, params):
     """Share of the smallest sensitive group (Wilson interval per group)."""
     level = ctx.settings.confidence
     sm = ctx.summaries
-    available = list(sm.sensitive) if sm is not None else list(ctx.evalset().sensitive.columns)
+    available = list(sm.sensitive)
     cols = params.sensitive or available
     if not cols:
         raise CheckSkipped("no sensitive columns")
@@ -175,17 +150,10 @@ def group_representation(ctx, params):
         raise CheckError(f"sensitive column(s) {absent} not in the data; available: {available}")
     sets = [cols] if params.intersectional else [[c] for c in cols]
     groups, labels, vals, lows, highs, flags = [], [], [], [], [], []
-    n = sm.rows(ctx.evalset_name) if sm is not None else ctx.evalset().n_rows
+    n = sm.rows(ctx.evalset_name)
     for cs in sets:
-        if sm is not None:
-            from audit.scale import project_groups
-
-            names, c = project_groups(sm.get("confusion", ctx.evalset_name), sm.sensitive, cs)
-            ng = c.sum(axis=-1)
-        else:
-            es = ctx.evalset()
-            codes, names = group_codes(es.sensitive, cs)
-            ng = np.bincount(codes, minlength=len(names))
+        names, c = project_groups(sm.get("cells", ctx.evalset_name), sm.sensitive, cs)
+        ng = c.sum(axis=-1)
         for g, c in zip(names, ng, strict=True):
             iv = _wilson(c, n, level)
             small = bool(c < ctx.settings.min_group_size)
@@ -203,18 +171,13 @@ def group_representation(ctx, params):
                        message=f"Smallest group {labels[i]}: {groups[i].n} of {n} rows ({vals[i]:.1%}).")
 
 
-@register_check("data.missing_values", params=NoParams, needs=set(), higher_is_better=False)
+@register_check("data.missing_values", params=NoParams, needs=set(), higher_is_better=False,
+                summaries=lambda es, params, view: [("missing", es, None)])
 def missing_values(ctx, params):
     """Largest share of missing values in any column (features and sensitive columns)."""
     level = ctx.settings.confidence
-    if ctx.summaries is not None:
-        sm = ctx.summaries.get("missing", ctx.evalset_name)
-        columns, k, n = ctx.summaries.all_columns, sm["count"], int(sm["n"])
-    else:
-        es = ctx.evalset()
-        extra = [c for c in es.sensitive.columns if c not in es.X.columns]
-        frame = pd.concat([es.X, es.sensitive[extra]], axis=1) if extra else es.X
-        columns, k, n = list(frame.columns), frame.isna().sum().to_numpy(), len(frame)
+    sm = ctx.summaries.get("missing", ctx.evalset_name)
+    columns, k, n = ctx.summaries.all_columns, sm["count"], int(sm["n"])
     order = np.argsort(-k, kind="stable")
     rows, groups = [], []
     for j in order:
@@ -227,8 +190,3 @@ def missing_values(ctx, params):
     return Measurement(value=k[j] / n if n else None, interval=_wilson(k[j], n, level), n=n, groups=groups,
                        details={"tables": [table]},
                        message=f"Most missing: {columns[j]!r} with {int(k[j])} of {n} ({k[j] / max(n, 1):.1%}).")
-
-
-register_summaries("data.missing_values", lambda es, params, ctx: [("missing", es, None)])
-register_summaries("data.class_balance", lambda es, params, ctx: [("confusion", es, None)])
-register_summaries("data.group_representation", lambda es, params, ctx: [("confusion", es, None)])

@@ -7,13 +7,14 @@ predictions-only audits on the stored decisions and scores.
 
 from __future__ import annotations
 
-from audit.checks._registry import NotStreamed, register_check, register_summaries
+from audit.checks._registry import register_check
 from audit.fairness import (
     CalibrationParams,
     DisparityParams,
     FairnessMetric,
     SelectionRateParams,
     measure,
+    summaries_needed,
 )
 
 __all__ = ["FAIRNESS_CHECKS"]
@@ -73,14 +74,6 @@ FAIRNESS_CHECKS = {
 }
 
 
-def _requests(metric: FairnessMetric, es: str):
-    # Confusion-count metrics merge exactly across partitions; calibration and regression
-    # metrics run on the audit's sample.
-    if metric.family != "classification":
-        raise NotStreamed(f"{metric.family} fairness metrics run on the sample")
-    return [("confusion", es, None)]
-
-
 def _make(metric: FairnessMetric, doc: str):
     def check(ctx, params):
         return measure(ctx, params, metric)
@@ -93,5 +86,5 @@ for _name, (_metric, _params, _tasks, _needs, _hib, _doc) in FAIRNESS_CHECKS.ite
     _fn = _make(_metric, _doc)
     _fn.__name__ = _fn.__qualname__ = _name
     register_check(f"fairness.{_name}", params=_params, needs={"labels", "sensitive", *_needs},
-                   tasks=_tasks, higher_is_better=_hib)(_fn)
-    register_summaries(f"fairness.{_name}", lambda es, params, ctx, _m=_metric: _requests(_m, es))
+                   tasks=_tasks, higher_is_better=_hib,
+                   summaries=lambda es, params, view, _m=_metric: summaries_needed(_m, params, es))(_fn)

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit.checks import _encode as E
-from audit.checks._paired import auc_from_hist, predict_or_explain
+from audit.checks._paired import auc_from_hist
 from audit.checks._registry import register_check
 from audit.errors import CheckSkipped
 from audit.results import Interval, Measurement
@@ -104,7 +104,7 @@ def ood_scores(ctx, detector: str, name: str) -> np.ndarray:
         if key in cache:
             return cache[key]
         if detector == "confidence":
-            p = predict_or_explain(ctx, name)
+            p = ctx.predictions(name)
             if p.proba is None:
                 raise CheckSkipped("the confidence detector needs class probabilities (predict_proba)")
             s = 1.0 - np.asarray(p.proba, dtype=float).max(axis=1)
@@ -152,7 +152,11 @@ def _hist_chart(ind, out, name_in, name_out, detector):
                                                 {"name": name_out, "counts": np.histogram(out, edges)[0].tolist()}]}
 
 
-@register_check("ood.detection_auroc", params=OODParams, needs=set(), higher_is_better=True)
+def _reads(evalset, params, view):
+    return [evalset, params.ood_set]
+
+
+@register_check("ood.detection_auroc", params=OODParams, needs=set(), higher_is_better=True, reads=_reads)
 def detection_auroc(ctx, params):
     """AUROC of separating OOD rows from the evaluation set's rows by the model's confidence or a detector."""
     from sklearn.metrics import roc_auc_score
@@ -189,7 +193,7 @@ def detection_auroc(ctx, params):
                 f"{params.false_alarm_rate:.0%} false alarms.")
 
 
-@register_check("ood.detection_rate", params=OODParams, needs=set(), higher_is_better=True)
+@register_check("ood.detection_rate", params=OODParams, needs=set(), higher_is_better=True, reads=_reads)
 def detection_rate(ctx, params):
     """Share of OOD rows flagged when the threshold lets through a given false-alarm rate on the evaluation set."""
     level = ctx.settings.confidence

@@ -1,19 +1,21 @@
 """Performance checks: accuracy-type, ranking, probabilistic and regression metrics.
 
-Every value comes with a seeded percentile-bootstrap interval whose cost does
-not grow with ``n_boot x rows``:
+Every check computes from mergeable summaries (:mod:`audit.stats.summaries`),
+so it has one code path and gives the same numbers on every executor. Every
+value comes with a seeded percentile-bootstrap interval whose cost does not
+grow with ``n_boot x rows``:
 
 - confusion-matrix metrics resample the k x k cell counts (multinomial,
   :func:`audit.stats.bootstrap_counts`): exact in distribution;
-- ROC AUC resamples per-class score histograms on shared rank bins
-  (:mod:`audit.stats._histograms`);
+- ROC AUC resamples per-class score histograms (2**16 equal-width score bins,
+  coarsened to 1024 for the replicates);
 - log loss, Brier score, MAE, RMSE and R^2 resample per-cell moments of the
   per-row quantities (:func:`audit.stats.bootstrap_binned_means`);
 - ECE resamples (fine score bin, hit) cell counts.
 
-Point values are exact (the same numbers scikit-learn gives). The checks only
-read ``ctx.evalset()`` and ``ctx.predictions()``, so they run on any evaluation
-set and in predictions-only audits.
+Point values are scikit-learn's: exact for counts and regression errors (exact
+sums), within 2**-32 per row for the fixed-point loss sums, and for ROC AUC
+within half the share of positive-negative pairs sharing a score bin (reported).
 """
 
 from __future__ import annotations
@@ -24,29 +26,24 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks._registry import NoParams, register_check, register_summaries
+from audit.checks._registry import NoParams, register_check
 from audit.errors import CheckError, CheckSkipped
 from audit.results import Interval, Measurement
 from audit.stats import (
     auc_from_counts,
-    binned_moments,
     bootstrap_binned_means,
     bootstrap_counts,
-    cell_codes,
-    class_score_counts,
-    confusion_matrix_counts,
     percentile_interval,
     wilson_interval,
 )
+from audit.stats._moments import REGRESSION_COLUMNS, moments_of
+from audit.stats.summaries import SUM_SCALE
 
 __all__ = ["AverageParams", "ECEParams"]
 
-# Histogram resolution of the AUC and mean bootstraps: 2 x 1024 cells cost ~0.1 s
-# per 1000 replicates; the binning error of AUC is then below ~1/2048.
+# Histogram resolution of the AUC bootstrap: 2 x 1024 cells cost ~0.1 s per 1000
+# replicates; the replicates are shifted by the binning error of the coarser bins.
 MAX_BINS = 1024
-# Sub-bins per ECE bin: scores within a sub-bin (width 1/(n_bins*64)) are
-# replaced by the sub-bin's mean score in bootstrap replicates.
-ECE_SUB_BINS = 64
 # The confusion-matrix table is skipped above this many classes (keeps details small).
 MAX_TABLE_CLASSES = 20
 
@@ -70,21 +67,6 @@ class ECEParams(BaseModel):
 
 
 # --------------------------------------------------------------------------- inputs
-def _labels(ctx):
-    es = ctx.evalset()
-    if es.y is None:
-        raise CheckSkipped(f"needs labels; evaluation set {es.name!r} has no target")
-    preds = ctx.predictions()
-    return es, preds, np.asarray(es.y), np.asarray(preds.labels)
-
-
-def _classes(ctx, *arrays) -> np.ndarray:
-    parts = [np.asarray(a).ravel() for a in arrays]
-    if ctx.classes is not None:
-        parts.append(np.asarray(ctx.classes).ravel())
-    return np.unique(np.concatenate(parts))
-
-
 def _index_of(classes: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
     order = np.argsort(classes, kind="stable")
     pos = np.clip(np.searchsorted(classes[order], values), 0, len(classes) - 1)
@@ -95,40 +77,10 @@ def _index_of(classes: np.ndarray, values: np.ndarray, what: str) -> np.ndarray:
     return idx
 
 
-def _probabilities(ctx, y: np.ndarray, preds):
-    """Class-probability matrix P (n, k), each row's true column t, the positive column
-    (binary only, else None) and the column names.
-
-    A stored single score column (predictions-only) is the positive-class score by
-    the Dataset contract, whichever class is positive: it becomes P = [1-s, s].
-    """
-    if preds.proba is None:
-        raise CheckSkipped("needs scores; no predicted probabilities for this evaluation set "
-                           "(no score column, or the model has no predict_proba)")
-    proba = np.asarray(preds.proba, dtype=np.float64)
-    single = proba.ndim == 1 or (preds.stored and np.ndim(ctx.evalset().score) == 1)
-    if single:
-        s = proba if proba.ndim == 1 else proba[:, 1]
-        if len(_classes(ctx, y)) > 2:
-            raise CheckError("a single score column needs a binary target; "
-                             f"found classes {_classes(ctx, y).tolist()}")
-        P = np.column_stack([1.0 - s, s])
-        return P, (y == ctx.pos_label).astype(np.int64), 1, ["other", str(ctx.pos_label)]
-    classes = preds.classes if preds.classes is not None else ctx.classes
-    if classes is None or len(classes) != proba.shape[1]:
-        raise CheckError(f"probabilities have {proba.shape[1]} columns but the classes are {classes}")
-    classes = np.asarray(classes)
-    t = _index_of(classes, y, "target labels")
-    pos = None
-    if len(classes) == 2:
-        pos = int(_index_of(classes, np.asarray([ctx.pos_label]), "pos_label")[0])
-    return proba, t, pos, [str(c) for c in classes]
-
-
-def _require_probabilities(P: np.ndarray) -> None:
-    lo, hi = float(np.nanmin(P)), float(np.nanmax(P))
-    if lo < 0.0 or hi > 1.0:
-        raise CheckError(f"scores range over [{lo:.4g}, {hi:.4g}]; this metric needs probabilities in [0, 1]")
+def _binary(ctx, what: str) -> None:
+    k = len(ctx.summaries.classes)
+    if k != 2:
+        raise CheckSkipped(f"{what} is computed for binary classification only; this audit has {k} classes")
 
 
 # --------------------------------------------------------------------------- output
@@ -242,21 +194,15 @@ def _confusion_table(cm: np.ndarray, classes: np.ndarray) -> dict:
 
 def _confusion_check(id: str, doc: str, build, params=NoParams) -> None:
     def check(ctx, params):
-        if ctx.summaries is not None:
-            cm, classes = ctx.summaries.confusion(ctx.evalset_name)
-        else:
-            _, _, y, yp = _labels(ctx)
-            classes = _classes(ctx, y, yp)
-            cm = confusion_matrix_counts(y, yp, classes)
+        cm, classes = ctx.summaries.confusion(ctx.evalset_name)
         metric, label = build(ctx, classes, params)
         tables = [_confusion_table(cm, classes)] if len(classes) <= MAX_TABLE_CLASSES else []
         return _from_counts(ctx, label, metric, cm, int(cm.sum()), {"tables": tables})
 
     check.__doc__ = doc
     check.__name__ = check.__qualname__ = id.split(".", 1)[1]
-    register_check(id, params=params, needs={"labels"}, tasks={"classification"},
-                   higher_is_better=True)(check)
-    register_summaries(id, lambda es, params, ctx: [("confusion", es, None)])
+    register_check(id, params=params, needs={"labels"}, tasks={"classification"}, higher_is_better=True,
+                   summaries=lambda es, params, view: [("confusion", es, None)])(check)
 
 
 _confusion_check("performance.accuracy", "Share of correct predictions (any number of classes).",
@@ -276,44 +222,19 @@ _confusion_check("performance.f1", "F1 score: harmonic mean of precision and rec
 
 # ---------------------------------------------------------------------------- ROC AUC
 @register_check("performance.roc_auc", needs={"labels", "scores"}, tasks={"classification"},
-                higher_is_better=True)
+                higher_is_better=True, summaries=lambda es, params, view: [("scores", es, None)])
 def roc_auc(ctx, params):
-    """Area under the ROC curve of the positive-class score (binary classification)."""
-    from sklearn.metrics import roc_auc_score
+    """Area under the ROC curve of the positive-class score (binary classification).
 
-    if ctx.summaries is not None:
-        return _roc_auc_streamed(ctx)
-    _, preds, y, _ = _labels(ctx)
-    P, t, pos, _ = _probabilities(ctx, y, preds)
-    if pos is None:
-        raise CheckSkipped("ROC AUC is computed for binary classification only; "
-                           f"this audit has {P.shape[1]} classes")
-    score, positive = P[:, pos], t == pos
-    value = roc_auc_score(positive, score) if 0 < positive.sum() < len(positive) else np.nan
-    counts, exact = class_score_counts(score, positive, MAX_BINS)
-    # Rows in one rank bin count as tied in the replicates; the replicates are shifted
-    # by the observed binning error (zero when every distinct score has its own bin).
-    shift = 0.0 if exact or not np.isfinite(value) else value - float(auc_from_counts(counts))
-    b, rng = _boot(ctx)
-    reps = auc_from_counts(bootstrap_counts(counts.ravel(), b, rng).reshape(b, 2, -1)) + shift
-    table = {"title": "Rows by class", "columns": ["class", "rows"],
-             "rows": [[f"positive ({ctx.pos_label})", int(positive.sum())],
-                      ["negative", int((~positive).sum())]]}
-    return _measurement(ctx, "ROC AUC", value, reps, len(y), "bootstrap-score-histogram",
-                        {"tables": [table], "charts": [_score_histogram(score, positive, ctx.pos_label)]},
-                        note=f"{counts.shape[1]} score bins{'' if exact else ', binned bootstrap'}")
-
-
-def _roc_auc_streamed(ctx) -> Measurement:
-    """ROC AUC from the merged fine score histogram of a streamed audit (2**16 equal-width bins).
-
-    Scores in one bin count as tied, so the value can differ from the exact AUC by at most
-    half the share of positive-negative pairs that share a bin (reported in the message).
+    From the merged per-class score histogram (2**16 equal-width bins): scores in one
+    bin count as tied, so the value can differ from the exact AUC by at most half the
+    share of positive-negative pairs that share a bin (reported in the message).
     """
+    _binary(ctx, "ROC AUC")
     counts = ctx.summaries.get("scores", ctx.evalset_name)  # (2, bins): negatives, positives
     value = float(auc_from_counts(counts))
     tied = float((counts[0] * counts[1]).sum()) / max(float(counts[0].sum() * counts[1].sum()), 1.0)
-    # The bootstrap runs on 1024 coarser bins, shifted by their binning error (as in memory).
+    # The bootstrap runs on 1024 coarser bins, shifted by their binning error.
     coarse = counts.reshape(2, MAX_BINS, -1).sum(axis=2)
     shift = value - float(auc_from_counts(coarse)) if np.isfinite(value) else 0.0
     b, rng = _boot(ctx)
@@ -321,101 +242,52 @@ def _roc_auc_streamed(ctx) -> Measurement:
     n_pos, n = int(counts[1].sum()), int(counts.sum())
     table = {"title": "Rows by class", "columns": ["class", "rows"],
              "rows": [[f"positive ({ctx.pos_label})", n_pos], ["negative", n - n_pos]]}
-    hist = counts.reshape(2, 16, -1).sum(axis=2)  # 16 chart bins: they divide the 2**16 score bins
-    edges = np.linspace(0.0, 1.0, hist.shape[1] + 1)
-    chart = {"kind": "histogram", "title": "Score by true class", "xlabel": "positive-class score",
-             "edges": [float(e) for e in edges],
-             "series": [{"name": f"positive ({ctx.pos_label})", "counts": [int(c) for c in hist[1]]},
-                        {"name": "negative", "counts": [int(c) for c in hist[0]]}]}
     return _measurement(ctx, "ROC AUC", value, reps, n, "bootstrap-score-histogram",
-                        {"tables": [table], "charts": [chart], "tied_pair_share": tied},
+                        {"tables": [table], "charts": [_score_histogram(counts, ctx.pos_label)],
+                         "tied_pair_share": tied},
                         note=f"{counts.shape[1]:,} score bins; error at most {tied / 2:.1e}")
 
 
-register_summaries("performance.roc_auc", lambda es, params, ctx: [("scores", es, None)])
-
-
-def _score_histogram(score, positive, pos_label, bins: int = 20) -> dict:
-    lo, hi = float(np.min(score)), float(np.max(score))
-    if 0.0 <= lo and hi <= 1.0:
-        lo, hi = 0.0, 1.0
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
-    series = [{"name": name, "counts": [int(c) for c in np.histogram(score[mask], edges)[0]]}
-              for name, mask in ((f"positive ({pos_label})", positive), ("negative", ~positive))]
+def _score_histogram(counts: np.ndarray, pos_label, bins: int = 20) -> dict:
+    # 20 chart bins of the 2**16 score bins (shares, so classes of different sizes compare).
+    hist = counts.reshape(2, bins, -1).sum(axis=2) if counts.shape[1] % bins == 0 else None
+    if hist is None:
+        hist = np.stack([np.bincount(np.arange(counts.shape[1]) * bins // counts.shape[1], weights=c,
+                                     minlength=bins) for c in counts])
+    edges = np.linspace(0.0, 1.0, bins + 1)
     return {"kind": "histogram", "title": "Score by true class", "xlabel": "positive-class score",
-            "edges": [float(e) for e in edges], "series": series}
+            "edges": [float(e) for e in edges],
+            "series": [{"name": f"positive ({pos_label})", "counts": [int(c) for c in hist[1]]},
+                       {"name": "negative", "counts": [int(c) for c in hist[0]]}]}
 
 
 # ----------------------------------------------------------------- mean-loss metrics
-def _mean_of_rows(ctx, label: str, values: np.ndarray, keys, spec: str, details: dict) -> Measurement:
-    """Exact mean of per-row values, interval by the binned-moment bootstrap.
-
-    Cost O(n) once (one sort per key) plus O(n_boot x cells); with at most
-    MAX_BINS rows it is a plain row bootstrap ("bootstrap-rows").
-    """
-    codes, k = cell_codes(keys, MAX_BINS)
-    b, rng = _boot(ctx)
-    reps = bootstrap_binned_means(binned_moments(values, codes, k), b, rng)[:, 0]
-    method = "bootstrap-rows" if k == len(values) else "bootstrap-binned"
-    return _measurement(ctx, label, float(np.mean(values)), reps, len(values), method, details, spec)
-
-
-def _loss_by_class(loss: np.ndarray, t: np.ndarray, names: list[str], label: str) -> dict:
-    k = len(names)
-    cnt = np.bincount(t, minlength=k)
-    tot = np.bincount(t, loss, minlength=k)
-    rows = [[names[i], int(cnt[i]), _num(tot[i] / cnt[i]) if cnt[i] else None] for i in range(k)]
-    return {"tables": [{"title": f"Mean {label} by true class", "columns": ["class", "rows", label],
-                        "rows": rows}]}
-
-
 @register_check("performance.log_loss", needs={"labels", "scores"}, tasks={"classification"},
-                higher_is_better=False)
+                higher_is_better=False, summaries=lambda es, params, view: [("loss", es, "log_loss")])
 def log_loss(ctx, params):
     """Log loss (cross-entropy) of the predicted class probabilities."""
-    if ctx.summaries is not None:
-        return _loss_streamed(ctx, "log_loss", "log loss")
-    _, preds, y, _ = _labels(ctx)
-    P, t, pos, names = _probabilities(ctx, y, preds)
-    _require_probabilities(P)
-    eps = np.finfo(np.float64).eps  # the clipping scikit-learn applies
-    loss = -np.log(np.clip(P[np.arange(len(t)), t], eps, 1.0 - eps))
-    return _mean_of_rows(ctx, "log loss", loss, [loss], ".4f",
-                         _loss_by_class(loss, t, names, "log loss"))
+    return _loss(ctx, "log_loss", "log loss")
 
 
 @register_check("performance.brier_score", needs={"labels", "scores"}, tasks={"classification"},
-                higher_is_better=False)
+                higher_is_better=False, summaries=lambda es, params, view: [("loss", es, "brier")])
 def brier_score(ctx, params):
     """Brier score: mean squared error of the predicted probabilities (binary: of the positive class)."""
-    if ctx.summaries is not None:
-        return _loss_streamed(ctx, "brier", "Brier score")
-    _, preds, y, _ = _labels(ctx)
-    P, t, pos, names = _probabilities(ctx, y, preds)
-    _require_probabilities(P)
-    if pos is not None:
-        loss = ((t == pos) - P[:, pos]) ** 2
-    else:  # scikit-learn's multiclass Brier score: sum over classes, not halved
-        onehot = np.zeros_like(P)
-        onehot[np.arange(len(t)), t] = 1.0
-        loss = ((onehot - P) ** 2).sum(axis=1)
-    return _mean_of_rows(ctx, "Brier score", loss, [loss], ".4f",
-                         _loss_by_class(loss, t, names, "Brier score"))
+    return _loss(ctx, "brier", "Brier score")
 
 
-def _loss_streamed(ctx, kind: str, label: str) -> Measurement:
-    """Mean loss of a streamed audit from per-(class, loss bin) counts and fixed-point sums.
+def _loss(ctx, kind: str, label: str) -> Measurement:
+    """Mean loss from per-(class, loss bin) counts and exact sums.
 
-    The value is exact up to the 2**-32 fixed point; the interval bootstraps the
-    loss-bin cells with their within-cell spread (:func:`bootstrap_binned_means`).
+    The value is the exact mean, rounded once; the interval bootstraps the loss-bin
+    cells with their within-cell spread (:func:`bootstrap_binned_means`).
     """
-    from audit.scale import SUM_SCALE, SUMSQ_SCALE
     from audit.stats import BinnedMoments
 
     s = ctx.summaries.get("loss", ctx.evalset_name, kind)
     cnt = s["count"]
-    total = s["sum"].astype(np.float64) / SUM_SCALE
-    sq = s["sumsq"].astype(np.float64) / SUMSQ_SCALE
+    sums = s["sums"].values()
+    total, sq = sums[:, 0], sums[:, 1]
     safe = np.maximum(cnt, 1)
     means = total / safe
     roots = np.sqrt(np.clip(sq / safe - means ** 2, 0.0, None))
@@ -431,11 +303,8 @@ def _loss_streamed(ctx, kind: str, label: str) -> Measurement:
     rows = [[names[i], int(by_cnt[i]), _num(by_tot[i] / by_cnt[i]) if by_cnt[i] else None] for i in range(k)]
     details = {"tables": [{"title": f"Mean {label} by true class", "columns": ["class", "rows", label],
                            "rows": rows}]}
-    return _measurement(ctx, label, float(total.sum()) / max(n, 1), reps, n, "bootstrap-binned", details, ".4f")
-
-
-for _id, _kind in (("performance.log_loss", "log_loss"), ("performance.brier_score", "brier")):
-    register_summaries(_id, lambda es, params, ctx, _k=_kind: [("loss", es, _k)])
+    value = float(s["sums"].fractions()[0] / n) if n else float("nan")
+    return _measurement(ctx, label, value, reps, n, "bootstrap-binned", details, ".4f")
 
 
 # ------------------------------------------------------------------------------- ECE
@@ -448,7 +317,8 @@ def _ece(counts, means, n_bins: int):
 
 
 @register_check("performance.expected_calibration_error", params=ECEParams,
-                needs={"labels", "scores"}, tasks={"classification"}, higher_is_better=False)
+                needs={"labels", "scores"}, tasks={"classification"}, higher_is_better=False,
+                summaries=lambda es, params, view: [("ece", es, params.n_bins)])
 def expected_calibration_error(ctx, params):
     """Expected calibration error: row-weighted gap between predicted probability and observed rate.
 
@@ -460,29 +330,12 @@ def expected_calibration_error(ctx, params):
     bootstrap replicates more so: the interval shows the sampling spread and
     often sits above the point value; compare the point value with thresholds.
     """
-    k, s = params.n_bins, ECE_SUB_BINS
-    if ctx.summaries is not None:
-        from audit.scale import SUM_SCALE
-
-        e = ctx.summaries.get("ece", ctx.evalset_name, k)
-        counts = e["count"]
-        means = e["sum"].astype(np.float64) / SUM_SCALE / np.maximum(counts, 1)
-        binary = len(ctx.summaries.classes) == 2
-        return _ece_measurement(ctx, counts, means, k, binary)
-    _, preds, y, _ = _labels(ctx)
-    P, t, pos, _ = _probabilities(ctx, y, preds)
-    _require_probabilities(P)
-    if pos is not None:
-        conf, hit = P[:, pos], (t == pos)
-    else:
-        conf, hit = P.max(axis=1), P.argmax(axis=1) == t
-    b = np.minimum((conf * k).astype(np.int64), k - 1)
-    sub = np.clip(((conf * k - b) * s).astype(np.int64), 0, s - 1)
-    cell = (b * s + sub) * 2 + hit.astype(np.int64)
-    counts = np.bincount(cell, minlength=k * s * 2).astype(np.int64)
-    # Replicates replace each score by its (sub-bin, hit) cell mean: error < 1/(k*s) per row.
-    means = np.bincount(cell, conf, minlength=k * s * 2) / np.maximum(counts, 1)
-    return _ece_measurement(ctx, counts, means, k, pos is not None)
+    k = params.n_bins
+    e = ctx.summaries.get("ece", ctx.evalset_name, k)
+    counts = e["count"]
+    # Replicates replace each score by its (sub-bin, hit) cell mean: error < 1/(k*64) per row.
+    means = e["sum"].astype(np.float64) / SUM_SCALE / np.maximum(counts, 1)
+    return _ece_measurement(ctx, counts, means, k, len(ctx.summaries.classes) == 2)
 
 
 def _ece_measurement(ctx, counts, means, k: int, binary: bool) -> Measurement:
@@ -492,10 +345,6 @@ def _ece_measurement(ctx, counts, means, k: int, binary: bool) -> Measurement:
                            f"positive rate ({ctx.pos_label})" if binary else "accuracy")
     return _measurement(ctx, "expected calibration error", _ece(counts, means, k), reps, int(counts.sum()),
                         "bootstrap-counts", details, note=f"{k} bins")
-
-
-register_summaries("performance.expected_calibration_error",
-                   lambda es, params, ctx: [("ece", es, params.n_bins)])
 
 
 def _reliability(counts, means, k: int, level: float, observed: str) -> dict:
@@ -524,7 +373,8 @@ def _reliability(counts, means, k: int, level: float, observed: str) -> dict:
 
 
 # ------------------------------------------------------------------------ regression
-# Per-row statistics [|e|, e^2, yc, yc^2] (yc = y - mean y, centred to avoid cancellation).
+# Per-row statistics [|e|, e^2, y, y^2, prediction] in cells of |error| (log2 bins); their
+# exact sums give exact point values, their within-cell moments the bootstrap.
 def _mae(m):
     return m[..., 0]
 
@@ -537,35 +387,31 @@ def _r2(m):
     return 1.0 - _div(m[..., 1], m[..., 3] - m[..., 2] ** 2)
 
 
-def _regression_check(id: str, label: str, metric, higher: bool, doc: str) -> None:
+def _regression_check(id: str, label: str, metric, exact, higher: bool, doc: str) -> None:
     def check(ctx, params):
-        _, _, y, yp = _labels(ctx)
-        y, yp = y.astype(np.float64), yp.astype(np.float64)
-        e = yp - y
-        yc = y - y.mean()
-        stats = np.column_stack([np.abs(e), e * e, yc, yc * yc])
-        # Cells on a grid of |error| x y rank bins: O(n log n) once, then O(n_boot x cells).
-        codes, k = cell_codes([np.abs(e), y], MAX_BINS)
+        mom = moments_of(ctx.summaries.get("moments", ctx.evalset_name))
         b, rng = _boot(ctx)
-        reps = metric(bootstrap_binned_means(binned_moments(stats, codes, k), b, rng))
-        m = stats.mean(axis=0)
-        rows = [["rows", len(y)], ["mean error (prediction - target)", _num(e.mean())],
-                ["MAE", _num(_mae(m))], ["RMSE", _num(_rmse(m))], ["R²", _num(_r2(m))]]
-        edges = np.histogram_bin_edges(e, bins=30)
+        reps = metric(bootstrap_binned_means(mom.binned, b, rng))
+        n = mom.n
+        f = mom.exact_means()
+        mean_err = f["pred"] - f["y"]
+        rows = [["rows", n], ["mean error (prediction - target)", _num(mean_err)],
+                ["MAE", _num(f["abs_error"])], ["RMSE", _num(np.sqrt(f["sq_error"]))],
+                ["R²", _num(mom.exact_r2())]]
         details = {"tables": [{"title": "Error summary", "columns": ["statistic", "value"], "rows": rows}],
-                   "charts": [{"kind": "histogram", "title": "Residuals (prediction - target)",
-                               "xlabel": "residual", "edges": [float(v) for v in edges],
-                               "series": [{"name": "rows", "counts": [int(c) for c in np.histogram(e, edges)[0]]}]}]}
-        method = "bootstrap-rows" if k == len(y) else "bootstrap-binned"
-        return _measurement(ctx, label, metric(m), reps, len(y), method, details, spec="#.4g")
+                   "charts": [mom.error_chart()]}
+        return _measurement(ctx, label, exact(mom), reps, n, "bootstrap-binned", details, spec="#.4g")
 
     check.__doc__ = doc
     check.__name__ = check.__qualname__ = id.split(".", 1)[1]
-    register_check(id, needs={"labels"}, tasks={"regression"}, higher_is_better=higher)(check)
+    register_check(id, needs={"labels"}, tasks={"regression"}, higher_is_better=higher,
+                   summaries=lambda es, params, view: [("moments", es, None)])(check)
 
 
-_regression_check("performance.mae", "MAE", _mae, False, "Mean absolute error of the predictions.")
-_regression_check("performance.rmse", "RMSE", _rmse, False, "Root mean squared error of the predictions.")
-_regression_check("performance.r2", "R²", _r2, True,
+_regression_check("performance.mae", "MAE", _mae, lambda m: m.exact_means()["abs_error"], False,
+                  "Mean absolute error of the predictions.")
+_regression_check("performance.rmse", "RMSE", _rmse, lambda m: float(np.sqrt(m.exact_means()["sq_error"])),
+                  False, "Root mean squared error of the predictions.")
+_regression_check("performance.r2", "R²", _r2, lambda m: m.exact_r2(), True,
                   "Coefficient of determination R² (1 - residual / total sum of squares).")
-
+assert REGRESSION_COLUMNS[:4] == ("abs_error", "sq_error", "y", "y2")

@@ -50,6 +50,8 @@ class Dataset:
         Where it came from (a path), for the report.
     target : str
         Name of the target column.
+    rows : ndarray or None
+        Global row number of each row in the whole table (the audit's sample); None: 0..n-1.
     """
 
     X: pd.DataFrame
@@ -61,6 +63,7 @@ class Dataset:
     feature_types: dict[str, str] = field(default_factory=dict)
     source: str = ""
     target: str = "y"
+    rows: np.ndarray | None = None
 
     def __post_init__(self):
         if not self.feature_types:

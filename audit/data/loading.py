@@ -25,7 +25,7 @@ def table_sha256(path: str | Path) -> str:
     path = Path(path)
     if not (path.is_dir() or any(ch in str(path) for ch in "*?[")):
         return file_sha256(path)
-    from audit.scale import open_source
+    from audit.data.sources import open_source
 
     h = hashlib.sha256()
     for piece in open_source(path).pieces:
@@ -38,10 +38,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir() or any(ch in str(path) for ch in "*?["):
         # A folder or glob of files: the same reader streamed audits use, for the whole table.
-        from audit.scale import Partition, open_source, read_partition
+        from audit.data.sources import open_source, read_partition, whole
 
         src = open_source(path)
-        return read_partition(src, Partition(0, 0, src.n_rows)).reset_index(drop=True)
+        return read_partition(src, whole(src)).reset_index(drop=True)
     if not path.exists():
         raise DataError(f"data file not found: {path}")
     suffix = path.suffix.lower()
@@ -139,7 +139,11 @@ def dataset_from_frame(df: pd.DataFrame, path, *, target: str, sensitive: list[s
     types = infer_feature_types(X)
     ref = None
     if reference is not None:
-        rdf = read_table(reference)
+        rdf = reference if isinstance(reference, pd.DataFrame) else read_table(reference)
+        if isinstance(reference, pd.DataFrame):
+            reference = "<reference DataFrame>"
+        if rdf.empty:
+            raise DataError(f"{reference}: the reference data is empty ({len(rdf)} rows)")
         _need(rdf, features, "feature", reference)
         rtypes = infer_feature_types(rdf[features])
         diff = [f"{c!r} is {rtypes[c]} there but {types[c]} here" for c in features if rtypes[c] != types[c]

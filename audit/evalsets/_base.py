@@ -3,14 +3,29 @@
 An evaluation set name is ``<kind>[@<severity>]``, e.g. ``base``,
 ``perturbed.noise@0.2``, ``shifted.covariate``, ``adversarial.pgd@0.1``; the
 policy may also define named sets in its ``evalsets:`` block. Builders are
-registered per kind with :func:`register_evalset` and called lazily, once per
-name, by the audit context.
+registered per kind with :func:`register_evalset`; there is one builder per kind.
+
+A builder is ``func(env, base, params, severity, seed) -> EvaluationSet``:
+
+- ``env`` is a narrow description of the table (:class:`audit.evalsets.TableInfo`:
+  feature types, constraints, positive label, whole-table statistics, run seed); a
+  builder that needs the model (``needs_model``) gets the audit context, which
+  offers the same attributes plus the model;
+- ``base`` is the base rows to derive from: one partition of the table, or the
+  audit's stratified sample;
+- ``seed`` is the set's own seed (derived from the run seed and the set's name).
+
+A *partitionable* kind builds each row from that row alone (randomness keyed on
+the row's global index, whole-table quantities from ``env.stats``), so the rows
+it builds on one partition are the rows it would build there on the whole table:
+such sets are built partition by partition on every executor. A kind that needs
+the whole table at once (a ranking, a shuffle across rows, an attack) declares
+``partitionable=False`` and is built on the audit's stratified sample.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,8 +34,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from audit.stats._seeds import derive_seed
+
 if TYPE_CHECKING:
-    from audit.context import AuditContext
+    from audit.evalsets._table import TableInfo
 
 __all__ = [
     "EvaluationSet",
@@ -31,13 +48,9 @@ __all__ = [
     "all_builders",
     "parse_evalset_name",
     "derive_seed",
+    "build_set",
+    "base_set",
 ]
-
-
-def derive_seed(seed: int, *salt: object) -> int:
-    """A 32-bit seed derived from the run seed and any labels (stable across runs and machines)."""
-    h = zlib.crc32("|".join(str(s) for s in salt).encode())
-    return int(np.random.SeedSequence([int(seed), h]).generate_state(1)[0])
 
 
 @dataclass
@@ -120,15 +133,22 @@ class EvalSetSpec(BaseModel):
     params: dict[str, Any] = {}
 
 
-BuildFunc = Callable[["AuditContext", EvaluationSet, BaseModel, "float | None", np.random.Generator], EvaluationSet]
+BuildFunc = Callable[["TableInfo", EvaluationSet, BaseModel, "float | None", int], EvaluationSet]
 
 
 @dataclass(frozen=True)
 class EvalSetBuilder:
     """A registered evaluation-set builder.
 
-    ``func(ctx, base, params, severity, rng) -> EvaluationSet``; the returned set's
-    ``name``, ``seed`` and ``params`` are filled in by the context.
+    ``func(env, base, params, severity, seed) -> EvaluationSet`` (see the module
+    docstring); the returned set's ``name``, ``seed`` and ``params`` are filled in by
+    :func:`build_set`.
+
+    Attributes
+    ----------
+    partitionable : callable
+        ``partitionable(params) -> bool``: whether the set can be built partition by
+        partition (rows independent of one another) with these parameters.
     """
 
     kind: str
@@ -136,6 +156,7 @@ class EvalSetBuilder:
     params: type[BaseModel]
     description: str
     needs_model: bool = False
+    partitionable: Callable[[BaseModel], bool] = lambda params: False
 
 
 _BUILDERS: dict[str, EvalSetBuilder] = {}
@@ -145,14 +166,19 @@ class _NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def register_evalset(kind: str, *, params: type[BaseModel] = _NoParams, needs_model: bool = False):
-    """Register a builder for evaluation sets of ``kind`` (e.g. ``perturbed.noise``)."""
+def register_evalset(kind: str, *, params: type[BaseModel] = _NoParams, needs_model: bool = False,
+                     partitionable: bool | Callable[[BaseModel], bool] = False):
+    """Register the builder of evaluation sets of ``kind`` (e.g. ``perturbed.noise``).
+
+    ``partitionable`` is True, False, or a function of the validated params.
+    """
     if params.model_config.get("extra") != "forbid":
         raise ValueError(f"evalset {kind!r}: its params model must set extra='forbid'")
+    part = partitionable if callable(partitionable) else (lambda p, _v=bool(partitionable): _v)
 
     def deco(func):
         doc = (func.__doc__ or "").strip().splitlines()
-        _BUILDERS[kind] = EvalSetBuilder(kind, func, params, doc[0] if doc else "", needs_model)
+        _BUILDERS[kind] = EvalSetBuilder(kind, func, params, doc[0] if doc else "", needs_model, part)
         return func
 
     return deco
@@ -184,3 +210,26 @@ def parse_evalset_name(name: str) -> tuple[str, float | None]:
         raise ValueError(f"evaluation set {name!r} is not of the form '<kind>[@<severity>]'")
     sev = m.group("sev")
     return m.group("kind"), (float(sev) if sev is not None else None)
+
+
+def build_set(env, base: EvaluationSet, spec: EvalSetSpec, run_seed: int) -> EvaluationSet:
+    """Build the evaluation set ``spec`` from ``base`` rows (a partition or the sample).
+
+    Its seed is derived from the run seed and the set's name, so it is the same on
+    every executor; ``name``, ``seed`` and ``params`` are filled in here, once.
+    """
+    builder = get_builder(spec.kind)
+    params = builder.params.model_validate(spec.params)
+    seed = derive_seed(run_seed, "evalset", spec.name)
+    es = builder.func(env, base, params, spec.severity, seed)
+    es.name, es.seed = spec.name, seed
+    es.params = {**params.model_dump(), **({"severity": spec.severity} if spec.severity is not None else {})}
+    return es
+
+
+def base_set(X: pd.DataFrame, y, sensitive: pd.DataFrame, rows: np.ndarray, *, description: str = "",
+             prediction=None, score=None) -> EvaluationSet:
+    """The base set of some rows (``rows``: their global row numbers)."""
+    return EvaluationSet(name="base", kind="base", X=X, y=y, sensitive=sensitive,
+                         source_index=np.asarray(rows, dtype=np.int64), description=description,
+                         prediction=prediction, score=score)

@@ -1,41 +1,41 @@
 """Shared pieces of the tabular evaluation-set builders (perturbed, shifted, ood).
 
-Which columns a builder may touch, each numeric column's spread, and the one
-place where a derived table is projected back through the feature constraints
-and wrapped into an :class:`EvaluationSet`.
+Which columns a builder may touch, whole-table quantities read from
+``env.stats``, row-keyed random draws, and the one place where a derived table
+is projected back through the feature constraints and wrapped into an
+:class:`EvaluationSet`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from audit.constraints import FeatureConstraint, enforce_constraints
 from audit.evalsets._base import EvaluationSet
-
-if TYPE_CHECKING:
-    from audit.context import AuditContext
+from audit.stats._random import row_uniform
 
 __all__ = [
     "feature_kinds",
     "mutable",
     "numeric_columns",
     "categorical_columns",
-    "spread",
     "vocabulary",
     "finish",
     "subset",
     "check_columns",
     "observed_range",
     "relax_observed_ranges",
+    "fresh",
+    "uniforms",
 ]
 
 
-def feature_kinds(ctx: AuditContext, X: pd.DataFrame) -> dict[str, str]:
+def feature_kinds(env, X: pd.DataFrame) -> dict[str, str]:
     """Column -> ``numeric | integer | categorical`` for the columns of ``X``."""
-    ft = ctx.dataset.feature_types
+    ft = env.feature_types
     out = {}
     for c in X.columns:
         k = ft.get(c)
@@ -46,22 +46,22 @@ def feature_kinds(ctx: AuditContext, X: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def mutable(ctx: AuditContext, cols: list[str]) -> list[str]:
+def mutable(env, cols: list[str]) -> list[str]:
     """The columns of ``cols`` that the constraints allow to change."""
-    cons = ctx.constraints or {}
+    cons = env.constraints or {}
     return [c for c in cols if not cons.get(c, FeatureConstraint()).immutable]
 
 
-def numeric_columns(ctx: AuditContext, X: pd.DataFrame, only_mutable: bool = True) -> list[str]:
+def numeric_columns(env, X: pd.DataFrame, only_mutable: bool = True) -> list[str]:
     """Numeric and integer columns of ``X`` (mutable ones by default)."""
-    cols = [c for c, k in feature_kinds(ctx, X).items() if k in ("numeric", "integer")]
-    return mutable(ctx, cols) if only_mutable else cols
+    cols = [c for c, k in feature_kinds(env, X).items() if k in ("numeric", "integer")]
+    return mutable(env, cols) if only_mutable else cols
 
 
-def categorical_columns(ctx: AuditContext, X: pd.DataFrame, only_mutable: bool = True) -> list[str]:
+def categorical_columns(env, X: pd.DataFrame, only_mutable: bool = True) -> list[str]:
     """Categorical columns of ``X`` (mutable ones by default)."""
-    cols = [c for c, k in feature_kinds(ctx, X).items() if k == "categorical"]
-    return mutable(ctx, cols) if only_mutable else cols
+    cols = [c for c, k in feature_kinds(env, X).items() if k == "categorical"]
+    return mutable(env, cols) if only_mutable else cols
 
 
 def check_columns(X: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -71,70 +71,55 @@ def check_columns(X: pd.DataFrame, cols: list[str], what: str) -> None:
         raise ValueError(f"{what}: unknown feature(s) {missing}; the model's features are {list(X.columns)}")
 
 
-def spread(x: pd.Series) -> float:
-    """Standard deviation of a numeric column (1.0 when it is constant or empty, so scales stay usable)."""
-    s = float(np.nanstd(pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)))
-    return s if np.isfinite(s) and s > 0 else 1.0
-
-
-def vocabulary(ctx: AuditContext, X: pd.DataFrame, col: str) -> list[Any]:
-    """Allowed categories of ``col``: the constraint's vocabulary, else the observed one."""
-    c = (ctx.constraints or {}).get(col)
+def vocabulary(env, X: pd.DataFrame, col: str) -> list[Any]:
+    """Allowed categories of ``col``: the constraint's vocabulary, else the whole table's."""
+    c = (env.constraints or {}).get(col)
     if c is not None and c.categories is not None:
         return list(c.categories)
+    if col in env.stats.vocab:
+        return list(env.stats.vocab[col])
     return sorted(pd.unique(X[col].dropna()).tolist(), key=str)
 
 
-def observed_range(ctx: AuditContext, X: pd.DataFrame, col: str) -> tuple[float, float]:
-    """Observed min and max of ``col`` over the base and reference data (as the constraints infer them)."""
-    vals = [pd.to_numeric(X[col], errors="coerce").to_numpy(dtype=float)]
-    ref = ctx.dataset.reference
-    if ref is not None and col in ref.X.columns:
-        vals.append(pd.to_numeric(ref.X[col], errors="coerce").to_numpy(dtype=float))
-    v = np.concatenate(vals)
-    return float(np.nanmin(v)), float(np.nanmax(v))
+def observed_range(env, col: str) -> tuple[float, float]:
+    """Observed min and max of ``col`` over the whole table and the reference data."""
+    return env.stats.ranges.get(col, (float("nan"), float("nan")))
 
 
-def relax_observed_ranges(ctx: AuditContext, X: pd.DataFrame) -> dict[str, FeatureConstraint]:
+def relax_observed_ranges(env, X: pd.DataFrame) -> dict[str, FeatureConstraint]:
     """Constraints for out-of-distribution sets: observed-range bounds dropped, declared ones kept.
 
     The runner completes the policy's constraints with the observed ranges
     (:func:`audit.constraints.resolve_constraints`), but an OOD set must leave
-    the observed range. A bound equal to the observed extreme carries nothing
-    beyond the data, so it is dropped here; a declared bound wider than the data
-    (a physical limit) is kept, as are immutability, integers and categories.
-    A column whose values are all non-negative keeps 0 as its lower bound, so
-    amounts and counts never turn negative.
+    the observed range. A bound the policy declared is a real limit and holds;
+    one filled in from the data is dropped. Immutability, integers and
+    categories are kept. A column whose values are all non-negative keeps 0 as
+    its lower bound, so amounts and counts never turn negative.
     """
     out = {}
-    declared = getattr(ctx, "declared_constraints", None)
-    for col, c in (ctx.constraints or {}).items():
+    declared = env.declared_constraints or {}
+    for col, c in (env.constraints or {}).items():
         if col not in X.columns or c.categories is not None or c.immutable:
             out[col] = c
             continue
-        lo, hi = observed_range(ctx, X, col)
+        lo, _ = observed_range(env, col)
+        d = declared.get(col)
         upd: dict[str, Any] = {}
-        d = (declared or {}).get(col)
-        # A bound the policy declared is a real limit and holds; one the runner filled in from
-        # the data is dropped. Without the declared set, a bound at the observed extreme is
-        # taken to be a filled-in one.
-        min_declared = d is not None and d.min is not None if declared is not None else c.min is not None and c.min < lo
-        max_declared = d is not None and d.max is not None if declared is not None else c.max is not None and c.max > hi
-        if c.min is not None and not min_declared:
+        if c.min is not None and not (d is not None and d.min is not None):
             upd["min"] = 0.0 if lo >= 0 else None
-        if c.max is not None and not max_declared:
+        if c.max is not None and not (d is not None and d.max is not None):
             upd["max"] = None
         out[col] = c.model_copy(update=upd)
     for col in X.columns:
-        if col not in out and feature_kinds(ctx, X[[col]])[col] != "categorical":
-            lo, _ = observed_range(ctx, X, col)
+        if col not in out and feature_kinds(env, X[[col]])[col] != "categorical":
+            lo, _ = observed_range(env, col)
             if lo >= 0:
                 out[col] = FeatureConstraint(min=0.0)
     return out
 
 
 def subset(base: EvaluationSet, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame, np.ndarray]:
-    """Rows ``rows`` (positions) of the base set: X, y, sensitive and their source positions."""
+    """Rows ``rows`` (positions) of the base set: X, y, sensitive and their source (global) rows."""
     rows = np.asarray(rows, dtype=np.int64)
     X = base.X.iloc[rows].reset_index(drop=True)
     y = None if base.y is None else np.asarray(base.y)[rows]
@@ -143,58 +128,55 @@ def subset(base: EvaluationSet, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndar
     return X, y, sens, src
 
 
-def finish(
-    ctx: AuditContext,
-    base: EvaluationSet,
-    kind: str,
-    X_new: pd.DataFrame,
-    X_orig: pd.DataFrame,
-    *,
-    rows: np.ndarray | None = None,
-    description: str,
-    report: dict[str, Any],
-    y: Any = "keep",
-    constraints: dict[str, FeatureConstraint] | None = None,
-    meta: dict[str, Any] | None = None,
-) -> EvaluationSet:
-    """Enforce the constraints on ``X_new`` and wrap it as an evaluation set.
+def fresh(base: EvaluationSet) -> pd.DataFrame:
+    """A frame of the base's columns to replace columns in.
+
+    Builders assign whole columns and never write into an array in place, so the
+    base's arrays are shared, not copied.
+    """
+    return base.X.copy(deep=False)
+
+
+def uniforms(seed: int, stream: str, base: EvaluationSet, draws: int = 1) -> np.ndarray:
+    """Uniform draws keyed on each row's global index: the same whatever the partitioning."""
+    return row_uniform(seed, stream, base.source_index, draws)
+
+
+def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: list[str] | None,
+           description: str, report: dict[str, Any], rows: np.ndarray | None = None, y: Any = "keep",
+           constraints: dict[str, FeatureConstraint] | None = None, meta: dict[str, Any] | None = None,
+           original: pd.DataFrame | None = None) -> EvaluationSet:
+    """Project the columns a builder touched through the constraints and wrap the rows as a set.
 
     Parameters
     ----------
-    X_new, X_orig : DataFrame
-        The derived rows and the rows they came from (row-aligned, same columns).
+    X : DataFrame
+        The derived rows (row-aligned with ``base`` rows ``rows``).
+    touched : list of str or None
+        Columns the builder may have changed (None: all); the others are left as they are.
     rows : ndarray of int, optional
         Positions in ``base`` of each row (default: every base row, in order).
     y : "keep", None or ndarray
         ``"keep"`` takes the base labels of ``rows``.
     constraints : dict, optional
-        Constraints to enforce (default: the audit's).
+        Constraints to enforce (default: ``env.constraints``).
+    original : DataFrame, optional
+        The rows before the change (default: the base rows ``rows``).
     """
     if rows is None:
-        rows = np.arange(base.n_rows)
-    _, y_base, sens, src = subset(base, rows)
-    cons = ctx.constraints if constraints is None else constraints
-    X_new = X_new.reset_index(drop=True)
-    X_orig = X_orig.reset_index(drop=True)
-    X_out = enforce_constraints(X_new, X_orig, cons or {})
-    changed = _changed_share(X_out, X_orig)
-    rep = {**report, "cells_changed": round(changed, 6)}
-    m = {"report": rep, **(meta or {})}
+        y_base, sens, src = base.y, base.sensitive, np.asarray(base.source_index, dtype=np.int64)
+        orig = base.X if original is None else original
+    else:
+        orig_rows, y_base, sens, src = subset(base, rows)
+        orig = orig_rows if original is None else original
+    cons = env.constraints if constraints is None else constraints
+    cols = list(X.columns) if touched is None else [c for c in touched if c in X.columns]
+    if cols and cons:
+        fixed = enforce_constraints(X[cols].reset_index(drop=True), orig[cols].reset_index(drop=True), cons)
+        for c in cols:
+            X[c] = fixed[c].to_numpy()
     return EvaluationSet(
-        name="", kind=kind, X=X_out, y=y_base if isinstance(y, str) and y == "keep" else y,
-        sensitive=sens, source_index=src, description=description, meta=m,
+        name="", kind=kind, X=X, y=y_base if isinstance(y, str) and y == "keep" else y,
+        sensitive=sens, source_index=src, description=description,
+        meta={"report": report, **(meta or {})},
     )
-
-
-def _changed_share(a: pd.DataFrame, b: pd.DataFrame) -> float:
-    # Share of feature cells that differ (NaN vs value counts as changed; NaN vs NaN does not).
-    if a.size == 0:
-        return 0.0
-    diff = 0
-    for c in a.columns:
-        x, z = a[c].to_numpy(), b[c].to_numpy()
-        na_x, na_z = pd.isna(x), pd.isna(z)
-        with np.errstate(invalid="ignore"):
-            neq = np.asarray(x != z, dtype=bool)
-        diff += int(np.sum((neq & ~(na_x & na_z)) | (na_x != na_z)))
-    return diff / a.size

@@ -10,7 +10,7 @@ one (default ``auto``, the strongest the model supports)::
 
 The severity is epsilon: per feature in units of its standard deviation
 (``eps_units: std``, the default) or in raw units (``absolute``). Rows are a
-stratified sample of the base set; ``source_index`` points back to it. The
+stratified sample of the audit's sample; ``source_index`` holds their global row numbers. The
 rows are the adversarial examples after projection to valid rows (immutable
 features unchanged, ranges, integers, categories), so predicting this set
 gives the model's answers under attack; rows the model already got wrong, or
@@ -30,8 +30,11 @@ __all__ = ["build_adversarial", "DEFAULT_EPS"]
 DEFAULT_EPS = 0.1
 
 
-def build_adversarial(ctx, base: EvaluationSet, params: AttackParams, severity, rng, kind_attack: str = "auto"):
-    """Adversarial examples of a stratified sample at epsilon = severity."""
+def build_adversarial(ctx, base: EvaluationSet, params: AttackParams, severity, seed, kind_attack: str = "auto"):
+    """Adversarial examples of a stratified sample at epsilon = severity.
+
+    ``ctx`` is the audit context (attacks need the model); ``base`` is the audit's sample.
+    """
     if kind_attack != "auto" and params.attack not in ("auto", kind_attack):
         raise CheckError(f"evaluation set kind adversarial.{kind_attack} conflicts with params.attack="
                          f"{params.attack!r}")
@@ -65,7 +68,7 @@ def build_adversarial(ctx, base: EvaluationSet, params: AttackParams, severity, 
                if eng.choice.upper_bound else ""))
     return EvaluationSet(
         name="", kind=f"adversarial.{eng.attack}", X=out.X_adv, y=eng.y, sensitive=eng.sensitive,
-        source_index=eng.source_index.copy(), description=desc,
+        source_index=np.asarray(base.source_index, dtype=np.int64)[eng.source_index], description=desc,
         # The attack's wall time is kept apart from "report": evaluation-set descriptions are
         # part of the reproducible results, timings are not.
         meta={"report": report, "engine": eng, "outcome": out, "attack_time_s": round(out.time_s, 3)},
@@ -73,8 +76,8 @@ def build_adversarial(ctx, base: EvaluationSet, params: AttackParams, severity, 
 
 
 def _register(kind: str, attack: str):
-    def build(ctx, base, params, severity, rng):
-        return build_adversarial(ctx, base, params, severity, rng, kind_attack=attack)
+    def build(ctx, base, params, severity, seed):
+        return build_adversarial(ctx, base, params, severity, seed, kind_attack=attack)
 
     build.__doc__ = (f"Adversarial examples ({attack}) of a stratified sample; severity = epsilon."
                      if attack != "auto" else

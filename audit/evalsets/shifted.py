@@ -1,8 +1,15 @@
 """Shifted evaluation sets: covariate, label-prior, subpopulation and temporal shift; the reference data.
 
-Shifted sets resample base rows (rows themselves are unchanged, so the
-constraints hold trivially; they are still enforced for uniformity).
+Shifted sets resample base rows (rows themselves are unchanged).
 ``source_index`` records which base row each row is, so paired checks work.
+
+Resampling is Poisson sampling: row ``i`` appears ``Poisson(lambda_i)`` times,
+``lambda_i`` being the importance weight that gives the requested expected
+size ``n`` and the requested shift. A row's count depends only on its own
+row-keyed uniform and on whole-table quantities (exact group and label counts,
+the sample's quantiles), so these sets are built partition by partition and are
+the same on every executor. The temporal split ranks the whole table and is
+built on the audit's sample.
 
 Severity per kind:
 
@@ -23,30 +30,51 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats
+from scipy.special import ndtri
 
 from audit.errors import CheckSkipped
 from audit.evalsets import _tabular as T
 from audit.evalsets._base import EvaluationSet, register_evalset
 
-__all__: list[str] = []
+__all__ = ["poisson_from_uniform"]
 
 
-def _draw(idx: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    # Each row at most once while possible; beyond the stratum's size, every row once plus draws
-    # with replacement (fewest duplicates for a given count).
-    idx = np.asarray(idx, dtype=np.int64)
-    if k <= len(idx):
-        return rng.choice(idx, size=k, replace=False)
-    if len(idx) == 0:
-        raise ValueError("cannot draw rows from an empty stratum")
-    return np.concatenate([idx, rng.choice(idx, size=k - len(idx), replace=True)])
+def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson(lam) variates by inverting the CDF at ``u`` (elementwise, so partition-free).
+
+    Small rates walk the CDF up from 0 (fast, vectorised); rates above 30, where
+    ``exp(-lam)`` loses precision and the walk gets long, use scipy's quantile function.
+    """
+    from scipy.stats import poisson
+
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    big = lam > 30
+    if big.any():
+        out = np.empty(u.shape, dtype=np.int64)
+        out[big] = poisson.ppf(u[big], lam[big]).astype(np.int64)
+        out[~big] = poisson_from_uniform(u[~big], lam[~big])
+        return out
+    k = np.zeros(u.shape, dtype=np.int64)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    active = u > cdf
+    i = 0
+    while active.any() and i < 10_000:
+        i += 1
+        p = p * lam / i
+        cdf = cdf + p
+        k += active
+        active &= u > cdf
+    return k
 
 
-def _resampled(ctx, base, kind, rows, description, report):
-    rows = np.sort(np.asarray(rows, dtype=np.int64))
-    X, _, _, _ = T.subset(base, rows)
-    return T.finish(ctx, base, kind, X, X, rows=rows, description=description, report=report)
+def _resample(env, base, kind, lam, seed, description, report):
+    m = poisson_from_uniform(T.uniforms(seed, "resample", base)[:, 0], lam)
+    rows = np.repeat(np.arange(base.n_rows), m)
+    X, y, sens, src = T.subset(base, rows)
+    # Rows are copied unchanged: nothing to project.
+    return EvaluationSet(name="", kind=kind, X=X, y=y, sensitive=sens, source_index=src,
+                         description=description, meta={"report": report})
 
 
 class CovariateParams(BaseModel):
@@ -57,31 +85,34 @@ class CovariateParams(BaseModel):
     n: int | None = Field(None, gt=0, description="Rows; default as many as the base set.")
 
 
-@register_evalset("shifted.covariate", params=CovariateParams)
-def covariate(ctx, base, params, severity, rng):
+@register_evalset("shifted.covariate", params=CovariateParams, partitionable=True)
+def covariate(env, base, params, severity, seed):
     """Importance resampling along a feature towards its high (or low) quantiles; strength = severity."""
     s = 0.5 if severity is None else float(severity)
-    X = base.X
     col = params.feature
-    if col in X.columns:
-        v = X[col]
-    elif col in base.sensitive.columns:
-        v = base.sensitive[col]
-    else:
+    frame = base.X if col in base.X.columns else base.sensitive
+    if col not in frame.columns:
         raise ValueError(f"shifted.covariate: unknown feature {col!r}")
-    v = pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
-    if np.isnan(v).all():
+    ref = env.stats.sample_values.get(col)
+    if ref is None or not len(ref):
         raise ValueError(f"shifted.covariate: feature {col!r} is not numeric")
-    n_out = params.n or len(X)
-    z = stats.norm.ppf((stats.rankdata(np.nan_to_num(v, nan=np.nanmedian(v))) - 0.5) / len(v))
     sign = 1.0 if params.direction == "high" else -1.0
-    logw = sign * 2.0 * s * z
-    w = np.exp(logw - logw.max())
-    rows = rng.choice(len(X), size=n_out, replace=True, p=w / w.sum())
-    return _resampled(ctx, base, "shifted.covariate", rows,
-                      f"Rows resampled towards {params.direction} values of {col!r} (strength {s:g}).",
-                      {"feature": col, "direction": params.direction, "strength": s,
-                       "mean_before": float(np.nanmean(v)), "mean_after": float(np.nanmean(v[rows]))})
+
+    def weight(v):
+        # Normal score of the value's mid-rank among the sample's values (the whole table's
+        # rank, estimated from the sample, which is the same on every executor).
+        v = np.nan_to_num(v, nan=float(np.median(ref)))
+        m = len(ref)
+        r = (np.searchsorted(ref, v, "left") + np.searchsorted(ref, v, "right")) / 2.0
+        return np.exp(sign * 2.0 * s * ndtri(np.clip(r, 0.5, m - 0.5) / m))
+
+    mean_w = float(np.mean(weight(ref)))
+    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+    n_out = params.n or env.stats.n
+    lam = weight(v) / mean_w * n_out / env.stats.n
+    return _resample(env, base, "shifted.covariate", lam, seed,
+                     f"Rows Poisson-resampled towards {params.direction} values of {col!r} (strength {s:g}).",
+                     {"feature": col, "direction": params.direction, "strength": s})
 
 
 class LabelPriorParams(BaseModel):
@@ -99,20 +130,22 @@ def positive_share(params, severity) -> float:
     return share
 
 
-@register_evalset("shifted.label_prior", params=LabelPriorParams)
-def label_prior(ctx, base, params, severity, rng):
+@register_evalset("shifted.label_prior", params=LabelPriorParams, partitionable=True)
+def label_prior(env, base, params, severity, seed):
     """Rows resampled so the positive class has a target share (= severity or positive_share)."""
     if base.y is None:
         raise CheckSkipped("shifted.label_prior needs labels")
     share = positive_share(params, severity)
-    y = np.asarray(base.y)
-    pos = y == ctx.pos_label
-    n_out = params.n or len(y)
-    k_pos = int(round(share * n_out))
-    rows = np.concatenate([_draw(np.flatnonzero(pos), k_pos, rng), _draw(np.flatnonzero(~pos), n_out - k_pos, rng)])
-    return _resampled(ctx, base, "shifted.label_prior", rows,
-                      f"Rows resampled to a positive-class share of {share:.0%} (was {pos.mean():.1%}).",
-                      {"positive_share": share, "positive_share_before": float(pos.mean())})
+    n = env.stats.n
+    n_pos = env.stats.label_counts.get(str(env.pos_label), 0)
+    if n_pos in (0, n):
+        raise ValueError(f"shifted.label_prior: {n_pos} of {n} rows are positive; nothing to shift")
+    n_out = params.n or n
+    pos = np.asarray(base.y) == env.pos_label
+    lam = np.where(pos, share * n_out / n_pos, (1 - share) * n_out / (n - n_pos))
+    return _resample(env, base, "shifted.label_prior", lam, seed,
+                     f"Rows Poisson-resampled to a positive-class share of {share:.0%} (was {n_pos / n:.1%}).",
+                     {"positive_share": share, "positive_share_before": n_pos / n})
 
 
 class SubpopulationParams(BaseModel):
@@ -140,20 +173,27 @@ def subpopulation_target(params, severity, share: float) -> tuple[float, float]:
     return factor, share * factor / (share * factor + 1 - share)
 
 
-@register_evalset("shifted.subpopulation", params=SubpopulationParams)
-def subpopulation(ctx, base, params, severity, rng):
+@register_evalset("shifted.subpopulation", params=SubpopulationParams, partitionable=True)
+def subpopulation(env, base, params, severity, seed):
     """A group over- or under-represented: its odds multiplied by factor = 5 ** severity."""
-    g = _group_mask(base, params.group)
-    p = g.mean()
-    if p in (0.0, 1.0):
-        raise ValueError(f"group {params.group!r} has {int(g.sum())} of {len(g)} rows; nothing to shift")
-    n_out = params.n or len(g)
+    if "=" not in params.group:
+        raise ValueError(f"group {params.group!r} must be 'column=value', e.g. 'sex=F'")
+    col, val = (x.strip() for x in params.group.split("=", 1))
+    counts = env.stats.value_counts.get(col)
+    if counts is None:
+        raise ValueError(f"group {params.group!r}: column {col!r} is not a sensitive or categorical column "
+                         "with counted values")
+    n_g, n = counts.get(val, 0), env.stats.n
+    if n_g in (0, n):
+        raise ValueError(f"group {params.group!r} has {n_g} of {n} rows; nothing to shift")
+    p = n_g / n
+    n_out = params.n or n
     factor, target = subpopulation_target(params, severity, p)
-    k = int(round(target * n_out))
-    rows = np.concatenate([_draw(np.flatnonzero(g), k, rng), _draw(np.flatnonzero(~g), n_out - k, rng)])
-    return _resampled(ctx, base, "shifted.subpopulation", rows,
-                      f"Group {params.group} resampled from {p:.1%} to {target:.1%} of rows (odds x {factor:g}).",
-                      {"group": params.group, "factor": factor, "share_before": float(p), "share_after": k / n_out})
+    g = _group_mask(base, params.group)
+    lam = np.where(g, target * n_out / n_g, (1 - target) * n_out / (n - n_g))
+    return _resample(env, base, "shifted.subpopulation", lam, seed,
+                     f"Group {params.group} Poisson-resampled from {p:.1%} to {target:.1%} of rows (odds x {factor:g}).",
+                     {"group": params.group, "factor": factor, "share_before": p, "share_expected": target})
 
 
 class TemporalParams(BaseModel):
@@ -163,7 +203,7 @@ class TemporalParams(BaseModel):
 
 
 @register_evalset("shifted.temporal", params=TemporalParams)
-def temporal(ctx, base, params, severity, rng):
+def temporal(env, base, params, severity, seed):
     """The latest share (= severity) of rows by a time column."""
     share = min(0.2 if severity is None else float(severity), 1.0)
     col = params.time_column
@@ -178,15 +218,17 @@ def temporal(ctx, base, params, severity, rng):
     k = int(round(share * len(key)))
     rows = np.flatnonzero(key > len(key) - k) if k else np.array([], dtype=np.int64)
     cut = t.iloc[rows].min() if len(rows) else None
-    return _resampled(ctx, base, "shifted.temporal", rows,
-                      f"The latest {share:.0%} of rows by {col!r} (from {cut}).",
-                      {"time_column": col, "share": share, "from": None if cut is None else str(cut)})
+    X, y, sens, src = T.subset(base, np.sort(rows))
+    return EvaluationSet(name="", kind="shifted.temporal", X=X, y=y, sensitive=sens, source_index=src,
+                         description=f"The latest {share:.0%} of rows by {col!r} (from {cut}).",
+                         meta={"report": {"time_column": col, "share": share,
+                                          "from": None if cut is None else str(cut)}})
 
 
 @register_evalset("reference")
-def reference(ctx, base, params, severity, rng):
+def reference(env, base, params, severity, seed):
     """The reference (training) data as an evaluation set, so it is predicted once and cached."""
-    ref = ctx.dataset.reference
+    ref = getattr(env, "reference", None)
     if ref is None:
         raise CheckSkipped("no reference data (data.reference in the policy)")
     X = ref.X[list(base.X.columns)].reset_index(drop=True)

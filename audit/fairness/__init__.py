@@ -12,14 +12,14 @@ not grow with the number of rows.
 - :mod:`._metrics`: the table of per-group metrics (selection rate, TPR, ...,
   ECE, MAE) as functions of statistics.
 - :mod:`._disparity`: differences and ratios against the best, worst or a reference group.
-- :mod:`._stats`: statistics per fine cell and their bootstrap replicates.
+- per fine cell statistics come from the mergeable summaries of :mod:`audit.stats.summaries`.
 - :mod:`._measure`: the engine that builds a Measurement; :mod:`._report` its message,
   table and charts.
 """
 
 from audit.fairness._disparity import combine, disparity, group_gaps
 from audit.fairness._groups import GroupStructure, Partition, group_structure
-from audit.fairness._measure import FairnessMetric, component, measure
+from audit.fairness._measure import FairnessMetric, component, measure, summaries_needed
 from audit.fairness._metrics import RATES, balanced_accuracy, ece_from_bins
 from audit.fairness._params import (
     CalibrationParams,
@@ -45,4 +45,5 @@ __all__ = [
     "group_gaps",
     "group_structure",
     "measure",
+    "summaries_needed",
 ]

@@ -17,13 +17,13 @@ from audit.errors import CheckError, CheckSkipped
 from audit.fairness._disparity import combine, comparison_index, disparity, group_gaps
 from audit.fairness._groups import Partition, group_structure
 from audit.fairness._metrics import RATES, REGRESSION, RateMetric, balanced_accuracy, ece_from_bins
-from audit.fairness._stats import calibration_stats, classification_stats, regression_stats
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import percentile_interval, wilson_interval
 
-__all__ = ["Component", "FairnessMetric", "measure"]
+__all__ = ["Component", "FairnessMetric", "measure", "summaries_needed"]
 
 N_SUB = 10  # calibration sub-bins per ECE bin (bounds the replicate approximation)
+REG_COLUMNS = ("abs_error", "sq_error", "y", "y2", "pred")
 
 
 @dataclass(frozen=True)
@@ -78,89 +78,133 @@ class FairnessMetric:
 
 
 # -- inputs -------------------------------------------------------------------
+# One path: the summaries of the check's evaluation set, per fine cell (one combination
+# of every sensitive column's values). The check's columns are a projection of those
+# cells; the fine cells are ordered by :func:`group_structure`, so groups are labelled
+# and bootstrapped alike whatever produced the summary.
 
-def _inputs(ctx, params, metric: FairnessMetric):
-    es = ctx.evalset()
-    if es.y is None:
-        raise CheckSkipped("no labels in this evaluation set")
-    cols = list(params.sensitive) if params.sensitive else list(es.sensitive.columns)
-    if not cols:
-        raise CheckSkipped("no sensitive columns: name them in data.sensitive or the check's params")
-    absent = [c for c in cols if c not in es.sensitive.columns]
-    if absent:
-        raise CheckError(f"sensitive column(s) {absent} not in the data; "
-                         f"available: {list(es.sensitive.columns)}")
-    try:
-        gs = group_structure(es.sensitive, cols, params.groups, params.missing, owner=es)
-    except ValueError as exc:
-        raise CheckError(f"{exc} (params missing: error); use missing: group to audit them "
-                         "as their own group") from None
-    return es, cols, gs, ctx.predictions()
-
-
-def _score(pred, pos_label):
-    s = pred.score
-    if s is None and pred.proba is not None and pred.classes is not None and pred.proba.ndim == 2:
-        hit = np.flatnonzero(np.asarray(pred.classes) == pos_label)
-        s = pred.proba[:, hit[0]] if hit.size else None
-    if s is None:
-        raise CheckSkipped("needs positive-class scores (predict_proba or a score column)")
-    return np.asarray(s, dtype=float)
-
-
-def _stats(ctx, es, gs, pred, metric, params):
-    n_boot, rng = ctx.settings.n_boot, ctx.rng("fairness-bootstrap")
-    if metric.family == "regression":
-        return regression_stats(es.y, pred.labels, gs.codes, gs.n_fine, n_boot, rng), None
-    counts = classification_stats(es.y, pred.labels, ctx.pos_label, gs.codes, gs.n_fine, n_boot, rng)
+def summaries_needed(metric: FairnessMetric, params, evalset: str) -> list[tuple]:
+    """The summary a fairness check of ``metric`` reads (its plan declaration)."""
     if metric.family == "calibration":
-        cal = calibration_stats(es.y, _score(pred, ctx.pos_label), ctx.pos_label, gs.codes,
-                                gs.n_fine, params.n_bins, N_SUB, n_boot, rng)
-        return cal, counts
-    return counts, counts
+        return [("calibration", evalset, (params.n_bins, N_SUB)), ("confusion", evalset, None)]
+    if metric.family == "regression":
+        return [("moments", evalset, None)]
+    return [("confusion", evalset, None)]
 
 
-def _streamed_stats(ctx, params):
-    """Group structure and fine-cell confusion counts from a streamed audit's merged summaries.
-
-    The summary holds a confusion matrix per combination of *all* sensitive values;
-    the check's columns are a projection of those keys. The fine cells are then
-    ordered by :func:`group_structure`, as in memory, so the bootstrap draws the same
-    replicates from the same counts.
-    """
+def _structure(ctx, params, *tables):
+    """The check's columns, the group structure over the tables' fine cells, and each cell's code."""
     import pandas as pd
 
-    from audit.scale import MISSING
-    from audit.stats import bootstrap_counts
+    from audit.stats.summaries import MISSING
 
     sm = ctx.summaries
-    table = sm.get("confusion", ctx.evalset_name)
-    cols = list(params.sensitive) if params.sensitive else list(sm.sensitive)
-    absent = [c for c in cols if c not in sm.sensitive]
+    available = sm.sensitive
+    cols = list(params.sensitive) if params.sensitive else list(available)
+    if not cols:
+        raise CheckSkipped("no sensitive columns: name them in data.sensitive or the check's params")
+    absent = [c for c in cols if c not in available]
     if absent:
-        raise CheckError(f"sensitive column(s) {absent} not in the data; available: {list(sm.sensitive)}")
-    pos = [sm.sensitive.index(c) for c in cols]
-    cells: dict[tuple, np.ndarray] = {}
-    for key, cm in table.items():
-        sub = tuple(key[j] for j in pos)
-        cells[sub] = cells[sub] + cm if sub in cells else cm.copy()
-    keys = sorted(cells)
+        raise CheckError(f"sensitive column(s) {absent} not in the data; available: {list(available)}")
+    pos = [available.index(c) for c in cols]
+    every = {key for t in tables for key in t}
+    keys = sorted({tuple(key[j] for j in pos) for key in every})
     if params.missing == "error":
         bad = [c for j, c in enumerate(cols) if any(k[j] == MISSING for k in keys)]
         if bad:
             raise CheckError(f"sensitive column {bad[0]!r} has missing values (params missing: error); "
                              "use missing: group to audit them as their own group")
     gs = group_structure(pd.DataFrame(keys, columns=cols), cols, params.groups, "group")
+    code = dict(zip(keys, gs.codes.tolist(), strict=True))
+    return gs, {key: code[tuple(key[j] for j in pos)] for key in every}
+
+
+def _confusion_stats(ctx, gs, cell_code, table, rng):
+    """Per fine cell ``[tn, fp, fn, tp]`` and multinomial replicates."""
+    from audit.stats import bootstrap_counts
+
+    sm = ctx.summaries
     k, p = len(sm.classes), sm.pos_index
     fine = np.zeros((gs.n_fine, 4), dtype=np.int64)
-    for key, code in zip(keys, gs.codes, strict=True):
-        cm = cells[key].reshape(k, k)
+    for key, cm in table.items():
+        cm = cm.reshape(k, k)
         tp = cm[p, p]
         fn = cm[p].sum() - tp
         fp = cm[:, p].sum() - tp
-        fine[code] = [cm.sum() - tp - fn - fp, fp, fn, tp]
-    reps = bootstrap_counts(fine, ctx.settings.n_boot, ctx.rng("fairness-bootstrap"))
-    return gs, (fine.astype(float), reps.astype(float)), int(fine.sum())
+        fine[cell_code[key]] += [cm.sum() - tp - fn - fp, fp, fn, tp]
+    reps = bootstrap_counts(fine, ctx.settings.n_boot, rng)
+    return fine.astype(float), reps.astype(float)
+
+
+def _calibration_stats(ctx, gs, cell_code, table, params, rng):
+    """Per fine cell ``[count x m, positives x m, score sum x m]`` and replicates.
+
+    A replicate redraws the (sub-bin, label) counts of each fine cell; each cell's score
+    sum is its redrawn count times the cell's observed mean score (error below the
+    sub-bin width 1 / (n_bins * N_SUB)).
+    """
+    from audit.stats import bootstrap_counts
+    from audit.stats.summaries import SUM_SCALE
+
+    m = params.n_bins * N_SUB
+    cnt = np.zeros((gs.n_fine, m * 2))
+    ssum = np.zeros((gs.n_fine, m * 2))
+    for key, v in table.items():
+        cnt[cell_code[key]] += v[:m * 2]
+        ssum[cell_code[key]] += v[m * 2:] / SUM_SCALE
+    mean = np.where(cnt > 0, ssum / np.where(cnt > 0, cnt, 1), 0.0)
+
+    def pack(c, s):
+        c, s = c.reshape(c.shape[:-1] + (m, 2)), s.reshape(s.shape[:-1] + (m, 2))
+        return np.concatenate([c.sum(-1), c[..., 1], s.sum(-1)], axis=-1)
+
+    rep = bootstrap_counts(cnt.astype(np.int64), ctx.settings.n_boot, rng).astype(float)
+    return pack(cnt, ssum), pack(rep, rep * mean)
+
+
+def _regression_stats(ctx, gs, cell_code, table, rng):
+    """Per fine cell ``[n, sum|e|, sum e^2, sum pred]`` (exact) and binned-moment replicates
+    (each cell's size fixed: a stratified bootstrap)."""
+    from audit.stats import bootstrap_binned_means
+    from audit.stats._moments import MomentSummary
+
+    fine: list = [None] * gs.n_fine
+    for key, mom in table.items():
+        c = cell_code[key]
+        fine[c] = mom if fine[c] is None else fine[c] + mom
+    B = ctx.settings.n_boot
+    point = np.zeros((gs.n_fine, 4))
+    reps = np.zeros((B, gs.n_fine, 4))
+    for g, mom in enumerate(fine):
+        ms = MomentSummary(mom.counts, mom.sums, REG_COLUMNS)
+        n = ms.n
+        s = ms.exact_sums()
+        point[g] = [n, float(s["abs_error"]), float(s["sq_error"]), float(s["pred"])]
+        means = bootstrap_binned_means(ms.binned, B, rng)
+        reps[:, g] = np.column_stack([np.full(B, n), n * means[:, 0], n * means[:, 1], n * means[:, 4]])
+    return point, reps
+
+
+def _stats(ctx, params, metric):
+    """Group structure, (point, replicates) of the per-fine-cell statistics, confusion counts
+    (for the per-group extras), and the rows behind them."""
+    rng = ctx.rng("fairness-bootstrap")
+    kind = summaries_needed(metric, params, ctx.evalset_name)[0]
+    table = ctx.summaries.get(*kind)
+    if not table:
+        raise CheckSkipped(f"no rows in evaluation set {ctx.evalset_name!r}")
+    n_rows = ctx.summaries.rows(ctx.evalset_name)
+    if metric.family == "regression":
+        gs, cell_code = _structure(ctx, params, table)
+        return gs, _regression_stats(ctx, gs, cell_code, table, rng), None, n_rows
+    if metric.family == "calibration":
+        conf = ctx.summaries.get("confusion", ctx.evalset_name)
+        gs, cell_code = _structure(ctx, params, table, conf)
+        counts = _confusion_stats(ctx, gs, cell_code, conf, rng)
+        return gs, _calibration_stats(ctx, gs, cell_code, table, params, rng), counts, n_rows
+    gs, cell_code = _structure(ctx, params, table)
+    counts = _confusion_stats(ctx, gs, cell_code, table, rng)
+    return gs, counts, counts, n_rows
 
 
 def _components(metric, params) -> list[Component]:
@@ -292,13 +336,7 @@ def _group_rows(pr: _PartResult, comps, level):
 
 def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     """Measure ``metric`` on the check's evaluation set; see :mod:`audit.fairness`."""
-    if ctx.summaries is not None:
-        gs, (stats, reps), n_rows = _streamed_stats(ctx, params)
-        cnt = (stats, reps)
-    else:
-        es, cols, gs, pred = _inputs(ctx, params, metric)
-        (stats, reps), cnt = _stats(ctx, es, gs, pred, metric, params)
-        n_rows = len(es.y)
+    gs, (stats, reps), cnt, n_rows = _stats(ctx, params, metric)
     level = ctx.settings.confidence
     min_size = params.min_group_size or ctx.settings.min_group_size
     counts = cnt[0] if cnt is not None else None

@@ -1,6 +1,6 @@
 """The policy: schema (pydantic, version 1), loading and error collection."""
 
-from audit.policy.loader import LoadedPolicy, format_loc, load_policy
+from audit.policy.loader import LoadedPolicy, format_loc, load_policy, load_policy_data
 from audit.policy.schema import (
     POLICY_VERSION,
     CheckEntry,
@@ -27,5 +27,6 @@ __all__ = [
     "Threshold",
     "format_loc",
     "load_policy",
+    "load_policy_data",
     "policy_json_schema",
 ]

@@ -21,7 +21,7 @@ from audit.errors import PolicyError, PolicyProblem
 from audit.policy import schema as S
 from audit.policy._lines import index_lines
 
-__all__ = ["LoadedPolicy", "load_policy", "format_loc"]
+__all__ = ["LoadedPolicy", "load_policy", "load_policy_data", "format_loc"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,23 @@ def load_policy(path: str | Path, *, model_override: str | None = None,
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(fname, [PolicyProblem("", f"not UTF-8 text: {exc}")]) from None
+    return _parse(text, raw_bytes, path, fname, model_override, data_override, reference_override)
+
+
+def load_policy_data(data: dict, *, base_dir: str | Path | None = None, model_override: str | None = None,
+                     data_override: str | None = None, reference_override: str | None = None) -> LoadedPolicy:
+    """A policy given as a dict (the YAML file's content), validated as a file would be.
+
+    Relative paths in it are relative to ``base_dir`` (default: the current folder).
+    """
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    path = Path(base_dir or Path.cwd()) / "<dict>.yaml"
+    return _parse(text, text.encode("utf-8"), path, "<policy dict>", model_override, data_override,
+                  reference_override)
+
+
+def _parse(text: str, raw_bytes: bytes, path: Path, fname: str, model_override, data_override,
+           reference_override) -> LoadedPolicy:
     try:
         data = yaml.safe_load(text)
         lines, dups = index_lines(text)

@@ -320,7 +320,7 @@ def histogram_chart(chart: dict, uid: str | None = None) -> str | None:
         ax.stairs(counts, edges, fill=True, alpha=0.35, color=colour, label=_short(s.get("name"), 24) or None)
         ax.stairs(counts, edges, color=colour, lw=1.0)
     ax.set_xlabel(_text(chart.get("xlabel")))
-    ax.set_ylabel("count")
+    ax.set_ylabel(_text(chart.get("ylabel") or "count"))
     ax.set_title(_text(chart.get("title")), loc="left")
     _legend(ax, series)
     return _to_svg(fig, uid or _uid(chart))

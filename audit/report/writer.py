@@ -33,8 +33,11 @@ def report_folder_name(result: AuditResult) -> str:
     return f"{slug(result.policy_name)}-{started.strftime('%Y%m%dT%H%M%SZ')}"
 
 
+FORMATS = frozenset({"html", "pdf", "json", "junit"})
+
+
 def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text: str | None = None,
-                 pdf: bool = True) -> Path:
+                 pdf: bool = True, formats=None) -> Path:
     """Write results.json, report.html, report.pdf, junit.xml and policy.yaml.
 
     Parameters
@@ -49,6 +52,9 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
         in is not modified). No ``policy.yaml`` is written when there is no text.
     pdf : bool
         Also print ``report.pdf`` (WeasyPrint; the slowest step).
+    formats : set of str, optional
+        Which of ``html``, ``pdf``, ``json``, ``junit`` to write (default: all, the PDF as ``pdf``
+        says). ``policy.yaml`` is always written when there is a policy text.
 
     Returns
     -------
@@ -66,14 +72,20 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
     out.mkdir(parents=True, exist_ok=True)
     name = report_folder_name(result)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out))
+    want = set(FORMATS if formats is None else formats)
+    if formats is None and not pdf:
+        want.discard("pdf")
     try:
-        _write_text(tmp / "results.json", result.model_dump_json(indent=2) + "\n")
-        html = render_html(result)
-        _write_text(tmp / "report.html", html)
-        _write_text(tmp / "junit.xml", render_junit(result))
+        if "json" in want:
+            _write_text(tmp / "results.json", result.model_dump_json(indent=2) + "\n")
+        html = render_html(result) if want & {"html", "pdf"} else None
+        if "html" in want:
+            _write_text(tmp / "report.html", html)
+        if "junit" in want:
+            _write_text(tmp / "junit.xml", render_junit(result))
         if result.policy_text:
             _write_text(tmp / "policy.yaml", result.policy_text)
-        if pdf:
+        if "pdf" in want:
             render_pdf(html, tmp / "report.pdf")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report folder is an ordinary folder
         return _move_into_place(tmp, out, name)

@@ -28,8 +28,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, name: str = "local"):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
+        self.name = name
 
     def describe(self) -> dict:
         return {"executor": self.name, "workers": self.workers}
@@ -93,9 +94,10 @@ class DaskExecutor:
     def map(self, fn: Callable, source, parts, *shared) -> Iterator:
         from distributed import as_completed as dask_completed
 
-        scattered = [self.client.scatter(s, broadcast=True, hash=False) for s in shared]
-        src = self.client.scatter(source, broadcast=True, hash=False)
-        futures = {self.client.submit(fn, src, p, *scattered, retries=self.retries, pure=False,
+        # Boxed: Dask would scatter a list or dict element by element.
+        scattered = [self.client.scatter(_Box(s), broadcast=True, hash=False) for s in shared]
+        src = self.client.scatter(_Box(source), broadcast=True, hash=False)
+        futures = {self.client.submit(_unboxed, fn, src, p, *scattered, retries=self.retries, pure=False,
                                       key=f"{fn.__name__}-{p.index}-{os.urandom(4).hex()}"): p for p in parts}
         try:
             for fut in dask_completed(list(futures)):
@@ -112,6 +114,25 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+class _Box:
+    """One shared argument as one scattered object."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __getstate__(self):
+        return self.value
+
+    def __setstate__(self, value):
+        self.value = value
+
+
+def _unboxed(fn, source, part, *shared):
+    return fn(source.value, part, *(s.value for s in shared))
 
 
 def _call(fn, source, part, *shared):
@@ -134,7 +155,10 @@ def _result(get, source, part, attempts: int):
 
 def make_executor(kind: str, address: str | None = None, workers: int | None = None,
                   memory_limit: str | None = None):
-    """``local`` or ``dask`` executor (``dask`` without an address starts a LocalCluster)."""
+    """``memory`` (this process, one partition), ``local`` or ``dask`` executor (``dask`` without an
+    address starts a LocalCluster)."""
+    if kind == "memory":
+        return LocalExecutor(1, name="memory")
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "dask":
@@ -149,4 +173,4 @@ def make_executor(kind: str, address: str | None = None, workers: int | None = N
             return DaskExecutor(address, workers, memory_limit)
         except OSError as exc:  # no scheduler at that address
             raise ExecutionError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
-    raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'dask'")
+    raise ValueError(f"unknown executor {kind!r}; expected 'memory', 'local' or 'dask'")

@@ -9,7 +9,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
 from audit.checks import get_check
-from audit.evalsets._demo_context import demo_context
+from audit.demo_context import demo_context
 
 
 def run(ctx, cid, evalset="base", **params):

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from audit.checks import get_check
 from audit.checks.ood import ood_scores
-from audit.evalsets._demo_context import demo_context
+from audit.demo_context import demo_context
 
 
 def run(ctx, cid, evalset="base", **params):

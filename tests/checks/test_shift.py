@@ -8,8 +8,8 @@ from scipy import stats
 
 from audit.checks import get_check
 from audit.checks.shift import bh_qvalues, feature_pvalues
+from audit.demo_context import demo_context
 from audit.evalsets import EvalSetSpec
-from audit.evalsets._demo_context import demo_context
 
 
 def run(ctx, cid, evalset="base", **params):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.demo_context import demo_context
 from audit.evalsets import get_builder
-from audit.evalsets._demo_context import demo_context
 
 NUMERIC = ["income", "debt_ratio", "credit_history_months", "open_accounts", "loan_amount"]
 

@@ -196,7 +196,8 @@ def test_calibration_difference_matches_numpy(seed, n_bins):
     for cols in PARTITIONS["both"]:
         e = [numpy_ece(df.y.to_numpy()[k], df.score.to_numpy()[k], n_bins) for _, k in numpy_groups(df, cols)]
         vals.append(max(e) - min(e))
-    assert m.value == pytest.approx(max(vals), abs=1e-12)
+    # Score sums are mergeable fixed point (2**-32 per row): each ECE is within ~1e-10.
+    assert m.value == pytest.approx(max(vals), abs=1e-9)
     per_group = {g.group: g.value for g in m.groups}
     k = (df.sex == "F").to_numpy()
     assert per_group["sex=F"] == pytest.approx(numpy_ece(df.y.to_numpy()[k], df.score.to_numpy()[k], n_bins))

@@ -1,7 +1,9 @@
 """A model whose first prediction on a Dask worker kills that worker (fault-injection tests).
 
 Loaded through an entry point (``tests.scale._killer:build``); the marker file named by
-``AUDIT_KILL_MARKER`` makes it kill exactly one worker process, once.
+``AUDIT_KILL_MARKER`` makes it kill exactly one worker process, once. With
+``AUDIT_KILL_SENTINEL`` set it instead kills every worker that predicts a row whose
+``income`` equals that value: a partition that never completes, however often it is retried.
 """
 
 import os
@@ -11,17 +13,21 @@ import skops.io as sio
 
 
 class KillOnce:
-    def __init__(self, model, marker: str):
-        self.model, self.marker = model, marker
+    def __init__(self, model, marker: str, sentinel: float | None = None):
+        self.model, self.marker, self.sentinel = model, marker, sentinel
         self.classes_ = model.classes_
 
-    def _maybe_die(self):
+    def _maybe_die(self, X):
         try:
             from distributed import get_worker
 
             get_worker()
         except ValueError:
             return  # not on a worker: the driver predicts normally
+        if self.sentinel is not None:
+            if (X["income"] == self.sentinel).any():
+                os._exit(13)
+            return
         try:
             fd = os.open(self.marker, os.O_CREAT | os.O_EXCL)
         except FileExistsError:
@@ -30,14 +36,16 @@ class KillOnce:
         os._exit(13)  # the worker process dies mid-task, as on an OOM kill
 
     def predict(self, X):
-        self._maybe_die()
+        self._maybe_die(X)
         return self.model.predict(X)
 
     def predict_proba(self, X):
-        self._maybe_die()
+        self._maybe_die(X)
         return self.model.predict_proba(X)
 
 
 def build():
     model = sio.load(os.environ["AUDIT_KILL_MODEL"], trusted=sio.get_untrusted_types(file=os.environ["AUDIT_KILL_MODEL"]))
-    return KillOnce(model, str(Path(os.environ["AUDIT_KILL_MARKER"])))
+    sentinel = os.environ.get("AUDIT_KILL_SENTINEL")
+    return KillOnce(model, str(Path(os.environ.get("AUDIT_KILL_MARKER", "unused"))),
+                    None if sentinel is None else float(sentinel))

@@ -56,7 +56,7 @@ def imputing_model(train):
 def write_policy(folder: Path, files: dict, checks: list[dict], **top) -> Path:
     """The demo policy's data section with ``checks``; written beside the data."""
     policy = {"version": 1, "name": "scale-test", "seed": 3,
-              "model": {"path": str(files["model"]), "trust": True},
+              "model": {"path": str(files["model"])},
               "data": {"path": str(files["folder"]), "target": "repaid", "sensitive": ["sex", "age_band"],
                        "reference": str(files["train"])},
               "defaults": {"n_boot": 200, "min_group_size": 30},

@@ -38,21 +38,24 @@ def test_worker_death_is_retried_with_same_numbers(scale_files, tmp_path, monkey
     monkeypatch.setenv("AUDIT_KILL_MARKER", str(marker))
     try:
         killing = run_audit(load_policy(_policy(tmp_path, scale_files, {"entrypoint": "tests.scale._killer:build"})),
-                            RunOptions(progress=False))
+                            RunOptions(progress=False, trust_model=True))
     finally:
         cloudpickle.unregister_pickle_by_value(killer)
     assert marker.exists(), "no worker was killed: the test did not inject its fault"
     clean = run_audit(load_policy(_policy(tmp_path, scale_files, None)),
-                      RunOptions(progress=False, executor="local"))
+                      RunOptions(progress=False, executor="local", trust_model=True))
     assert _numbers(killing) == _numbers(clean)
     assert all(r.verdict.value != "ERROR" for r in killing.results)
 
 
-def test_a_partition_that_keeps_failing_fails_the_audit(scale_files, tmp_path):
-    # A target value the model has never seen, in the middle of the table: every retry of that
-    # partition fails the same way, so the audit raises instead of reporting the other partitions.
+def test_a_partition_that_keeps_failing_fails_the_audit(scale_files, tmp_path, monkeypatch):
+    # A row in the middle of the table kills every worker that predicts it (as a row that runs a
+    # native library out of memory would): every retry of that partition dies, so the audit raises
+    # instead of reporting the other partitions.
+    import cloudpickle
     import pyarrow.parquet as pq
 
+    import tests.scale._killer as killer
     from audit.errors import ExecutionError
 
     bad = tmp_path / "bad"
@@ -60,10 +63,16 @@ def test_a_partition_that_keeps_failing_fails_the_audit(scale_files, tmp_path):
     for f in sorted(scale_files["folder"].iterdir()):
         t = pq.read_table(f).to_pandas()
         if f.name == "part-2.parquet":
-            t.loc[t.index[700], "repaid"] = 7
+            t.loc[t.index[700], "income"] = -12345.0
         t.to_parquet(bad / f.name, index=False)
-    policy = _policy(tmp_path, scale_files, None)
-    with pytest.raises(ExecutionError) as info:
-        run_audit(load_policy(policy), RunOptions(progress=False, data=str(bad)))
+    monkeypatch.setenv("AUDIT_KILL_MODEL", str(scale_files["model"]))
+    monkeypatch.setenv("AUDIT_KILL_SENTINEL", "-12345")
+    cloudpickle.register_pickle_by_value(killer)
+    try:
+        policy = _policy(tmp_path, scale_files, {"entrypoint": "tests.scale._killer:build"})
+        with pytest.raises(ExecutionError) as info:
+            run_audit(load_policy(policy), RunOptions(progress=False, data=str(bad), trust_model=True))
+    finally:
+        cloudpickle.unregister_pickle_by_value(killer)
     msg = str(info.value)
-    assert "part-2.parquet" in msg and "3 attempt(s)" in msg and "[7]" in msg
+    assert "part-2.parquet" in msg and "attempt(s)" in msg and "Nothing was reported" in msg

@@ -46,7 +46,7 @@ def test_table_larger_than_memory_limit_is_streamed_under_it(tmp_path):
     # A joblib model keeps skops (which imports torch, ~230 MB) out of the measured process.
     joblib.dump(train_demo_model(make_credit_data(3000, seed=1)), tmp_path / "model.joblib")
     policy = {"version": 1, "name": "memory", "seed": 0,
-              "model": {"path": str(tmp_path / "model.joblib"), "trust": True},
+              "model": {"path": str(tmp_path / "model.joblib")},
               "data": {"path": str(tmp_path / "big.parquet"), "target": "repaid", "sensitive": ["sex", "age_band"]},
               "defaults": {"n_boot": 100},
               "execution": {"executor": "local", "workers": 1, "partition_rows": 50_000, "sample_rows": 2_000},
@@ -55,7 +55,7 @@ def test_table_larger_than_memory_limit_is_streamed_under_it(tmp_path):
                          {"id": "robustness.flip_rate", "evalset": "perturbed.noise@0.1", "threshold": {"max": 1}}]}
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
     cmd = [sys.executable, "-c", PROBE, sys.executable, "-m", "audit", "run", str(tmp_path / "policy.yaml"),
-           "--no-pdf", "--quiet", "--out", str(tmp_path / "out")]
+           "--no-pdf", "--quiet", "--trust-model", "--out", str(tmp_path / "out")]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     code, peak_kb = (int(x) for x in out.stdout.split())
     assert code in (0, 1), out.stderr

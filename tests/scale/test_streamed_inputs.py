@@ -29,8 +29,8 @@ def test_csv_gives_the_parquet_numbers(scale_files, tmp_path):
     df.to_csv(tmp_path / "holdout.csv", index=False, float_format="%.17g")
     policy = write_policy(tmp_path, scale_files, CHECKS)
     opts = {"executor": "local", "partition_rows": 1000, "progress": False}
-    from_csv = run_audit(load_policy(policy), RunOptions(data=str(tmp_path / "holdout.csv"), **opts))
-    from_parquet = run_audit(load_policy(policy), RunOptions(data=str(tmp_path / "holdout.parquet"), **opts))
+    from_csv = run_audit(load_policy(policy), RunOptions(trust_model=True, data=str(tmp_path / "holdout.csv"), **opts))
+    from_parquet = run_audit(load_policy(policy), RunOptions(trust_model=True, data=str(tmp_path / "holdout.parquet"), **opts))
     assert _numbers(from_csv) == _numbers(from_parquet)
     assert from_csv.manifest["execution"]["rows"] == 4000
 
@@ -47,11 +47,11 @@ def test_predictions_only_streamed_equals_in_memory(scale_files, tmp_path):
     df.to_parquet(data, index=False)
     policy = write_policy(tmp_path, scale_files, CHECKS + [
         {"id": "robustness.flip_rate", "threshold": {"max": 1.0}}])  # needs a model: SKIPPED on both
-    text = policy.read_text().replace(f"model:\n  path: {scale_files['model']}\n  trust: true\n", "")
+    text = policy.read_text().replace(f"model:\n  path: {scale_files['model']}\n", "")
     text = text.replace(f"path: {scale_files['folder']}", f"path: {data}\n  prediction: decision\n  score: score")
     policy.write_text(text)
-    streamed = run_audit(load_policy(policy), RunOptions(executor="local", partition_rows=1000, progress=False))
-    memory = run_audit(load_policy(policy), RunOptions(progress=False))
+    streamed = run_audit(load_policy(policy), RunOptions(trust_model=True, executor="local", partition_rows=1000, progress=False))
+    memory = run_audit(load_policy(policy), RunOptions(trust_model=True, progress=False))
     assert streamed.manifest["files"]["model"]["source"] == "predictions-only"
     by_id = {r.id: r for r in streamed.results}
     assert by_id["robustness.flip_rate"].verdict.value == "SKIPPED"
@@ -65,11 +65,11 @@ def test_predictions_only_streamed_equals_in_memory(scale_files, tmp_path):
 def test_several_models_stream_once_each(scale_files, tmp_path):
     policy = write_policy(tmp_path, scale_files, CHECKS)
     text = policy.read_text().replace(
-        f"model:\n  path: {scale_files['model']}\n  trust: true\n",
-        f"models:\n- name: a\n  path: {scale_files['model']}\n  trust: true\n"
-        f"- name: b\n  path: {scale_files['model']}\n  trust: true\n")
+        f"model:\n  path: {scale_files['model']}\n",
+        f"models:\n- name: a\n  path: {scale_files['model']}\n"
+        f"- name: b\n  path: {scale_files['model']}\n")
     policy.write_text(text)
-    a, b = run_audits(load_policy(policy), RunOptions(executor="local", partition_rows=1500, progress=False))
+    a, b = run_audits(load_policy(policy), RunOptions(trust_model=True, executor="local", partition_rows=1500, progress=False))
     assert (a.manifest["model_name"], b.manifest["model_name"]) == ("a", "b")
     assert _numbers(a) == _numbers(b)  # the same model under two names
 
@@ -78,10 +78,10 @@ def test_memory_executor_reads_a_folder_and_a_glob(scale_files, tmp_path):
     from audit.data.loading import table_sha256
 
     policy = write_policy(tmp_path, scale_files, CHECKS)
-    folder = run_audit(load_policy(policy), RunOptions(progress=False))
+    folder = run_audit(load_policy(policy), RunOptions(trust_model=True, progress=False))
     pattern = str(scale_files["folder"] / "part-*.parquet")
-    glob = run_audit(load_policy(policy), RunOptions(progress=False, data=pattern))
-    one = run_audit(load_policy(policy), RunOptions(progress=False, data=str(scale_files["file"])))
+    glob = run_audit(load_policy(policy), RunOptions(trust_model=True, progress=False, data=pattern))
+    one = run_audit(load_policy(policy), RunOptions(trust_model=True, progress=False, data=str(scale_files["file"])))
     assert _numbers(folder) == _numbers(glob) == _numbers(one)
     assert folder.manifest["files"]["data"]["rows"] == 4000
     assert folder.manifest["files"]["data"]["sha256"] == table_sha256(pattern) != table_sha256(scale_files["file"])

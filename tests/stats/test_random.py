@@ -1,10 +1,10 @@
-"""Unit tests of audit.scale._random: per-row random numbers that ignore how the table is split."""
+"""Unit tests of audit.stats._random: per-row random numbers that ignore how the table is split."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from audit.scale._random import row_normal, row_uniform
+from audit.stats._random import row_normal, row_uniform
 
 N = 200_000
 
@@ -69,7 +69,7 @@ def test_normal_distribution():
 def _key_preimage(seed, stream):
     """(row, draw) whose 64-bit key is all ones, by inverting SplitMix64's finaliser."""
     from audit.evalsets._base import derive_seed
-    from audit.scale._random import _GAMMA, _M1, _M2
+    from audit.stats._random import _GAMMA, _M1, _M2
 
     mask = (1 << 64) - 1
 
@@ -88,7 +88,7 @@ def _key_preimage(seed, stream):
 
 
 def test_uniform_is_below_one_for_the_largest_key():
-    from audit.scale._random import row_keys
+    from audit.stats._random import row_keys
 
     # Seed 1330 puts that key on draw 0 of its row (found by trying seeds), so one draw suffices.
     row, draw = _key_preimage(1330, "x")

@@ -1,4 +1,4 @@
-"""Unit tests of audit.scale._partitions: a dataset's files as one table, read by row range."""
+"""Unit tests of audit.data.sources: a dataset's files as one table, read by row range."""
 
 import math
 import re
@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from audit.data.sources import Partition, open_source, partitions, read_partition
 from audit.errors import DataError
-from audit.scale._partitions import Partition, open_source, partitions, read_partition
 
 
 def _frame(n, seed=0, start=0):

@@ -1,4 +1,4 @@
-"""Unit tests of audit.scale._summaries: integer summaries that add up exactly in any order."""
+"""Unit tests of audit.stats.summaries: integer summaries that add up exactly in any order."""
 
 import math
 from functools import reduce
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.scale._summaries import (
+from audit.stats.summaries import (
     MISSING,
     CellTable,
     Request,

@@ -1,13 +1,11 @@
-"""Streamed evaluation sets (audit.scale._evalsets) built partition by partition equal the
-same sets built from the whole table in one partition, and perturb as their kind says."""
+"""Partitionable evaluation sets built partition by partition equal the same sets built from
+the whole table in one partition, and perturb as their kind says."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from audit.evalsets._base import EvalSetSpec, EvaluationSet, derive_seed
-from audit.scale._evalsets import TableStats, build_partition
-from audit.scale._tasks import Plan
+from audit.evalsets import EvalSetSpec, EvaluationSet, TableInfo, TableStats, build_set, derive_seed
 
 FEATURES = ["x_num", "x_int", "color"]
 TYPES = {"x_num": "numeric", "x_int": "integer", "color": "categorical"}
@@ -39,14 +37,22 @@ def _stats(df):
     )
 
 
+class _Plan:
+    """The table description and the set specs (what the summary pass ships to workers)."""
+
+    def __init__(self, df, specs):
+        self.specs = {name: EvalSetSpec(name=name, kind=kind, severity=sev, params=params)
+                      for name, (kind, sev, params) in specs.items()}
+        self.table = TableInfo(feature_types=dict(TYPES), constraints={}, declared_constraints={}, pos_label=1,
+                               seed=SEED, stats=_stats(df))
+
+
 def _plan(df, specs):
-    specs = {name: EvalSetSpec(name=name, kind=kind, severity=sev, params=params)
-             for name, (kind, sev, params) in specs.items()}
-    return Plan(features=FEATURES, target="y", sensitive=["grp"], prediction=None, score=None,
-                task="classification", classes=np.array([0, 1]), pos_label=1, seed=SEED,
-                feature_types=dict(TYPES), constraints={}, declared_constraints={}, specs=specs,
-                evalset_seeds={n: derive_seed(SEED, "evalset", n) for n in specs}, stats=_stats(df),
-                requests={})
+    return _Plan(df, specs)
+
+
+def build_partition(plan, name, base):
+    return build_set(plan.table, base, plan.specs[name], SEED)
 
 
 def _base(df, start, stop):
@@ -88,7 +94,7 @@ def test_partitioned_build_equals_whole_build(name):
     whole = build_partition(plan, name, _base(df, 0, len(df)))
     pieces = _built(plan, name, df, SIZES)
     _assert_same_set(pieces, whole)
-    assert whole.name == name and whole.seed == plan.evalset_seeds[name]
+    assert whole.name == name and whole.seed == derive_seed(SEED, "evalset", name)
     # Another partitioning too (whole-table results must not remember the first one).
     _assert_same_set(_built(plan, name, df, [5000, 4999, 1]), whole)
 
@@ -101,8 +107,8 @@ def test_noise_sd_is_severity_times_spread():
     for c in ("x_num", "x_int"):
         added = lo[c].to_numpy() - df[c].to_numpy(dtype=float)
         # sd of 20,000 normal draws: relative error ~0.5%, so 3% is a wide margin.
-        assert np.std(added) == pytest.approx(0.1 * plan.stats.spread[c], rel=0.03)
-        assert abs(np.mean(added)) < 4 * 0.1 * plan.stats.spread[c] / np.sqrt(len(df))
+        assert np.std(added) == pytest.approx(0.1 * plan.table.stats.spread[c], rel=0.03)
+        assert abs(np.mean(added)) < 4 * 0.1 * plan.table.stats.spread[c] / np.sqrt(len(df))
         # Every severity scales the same draws (common random numbers).
         np.testing.assert_allclose(hi[c].to_numpy() - df[c].to_numpy(dtype=float), 5 * added, rtol=1e-9,
                                    atol=1e-9)
@@ -120,7 +126,7 @@ def test_category_swap_changes_a_share_to_another_category():
     X = pd.concat([p.X for p in _built(plan, name, df, SIZES + [10_000])], ignore_index=True)
     changed = X["color"].to_numpy() != df["color"].to_numpy()
     assert changed.mean() == pytest.approx(0.25, abs=0.015)  # sd of the share ~0.003
-    assert set(X["color"]) <= set(plan.stats.vocab["color"])  # always another known category
+    assert set(X["color"]) <= set(plan.table.stats.vocab["color"])  # always another known category
     # All other categories are reachable from each one (the swap is not a fixed rotation).
     pairs = pd.crosstab(df["color"][changed], X["color"][changed])
     assert ((pairs > 0).sum(axis=1) == 3).all()
@@ -169,7 +175,7 @@ def test_subpopulation_share_and_size():
 def test_poisson_from_uniform_inverts_the_poisson_cdf(lam):
     from scipy import stats
 
-    from audit.scale._evalsets import poisson_from_uniform
+    from audit.evalsets.shifted import poisson_from_uniform
 
     u = np.random.default_rng(6).random(50_000)
     k = poisson_from_uniform(u, lam)
@@ -181,7 +187,7 @@ def test_poisson_from_uniform_inverts_the_poisson_cdf(lam):
 def test_poisson_from_uniform_large_lambda():
     from scipy import stats
 
-    from audit.scale._evalsets import poisson_from_uniform
+    from audit.evalsets.shifted import poisson_from_uniform
 
     u = np.array([0.01, 0.5, 0.99])
     assert poisson_from_uniform(u, 800.0).tolist() == stats.poisson.ppf(u, 800.0).astype(int).tolist()

@@ -1,7 +1,7 @@
-"""Partitions of a held-out dataset: contiguous row ranges of one logical table.
+"""Where the rows of a held-out dataset come from, and its partitions.
 
-A dataset is a Parquet file, a folder of Parquet files, a glob, or a CSV
-file. Its files, in sorted order, form one table; a partition is the row range
+A dataset is a Parquet file, a folder of Parquet files, a glob, a CSV
+file, or a pandas DataFrame already in memory (:class:`FrameSource`). Its files, in sorted order, form one table; a partition is the row range
 ``[start, stop)`` of that table. Offsets come from Parquet metadata (no data is
 read) or from one pass counting CSV lines, so every row has a *global index*
 that does not depend on how the table is split. Everything random in a streamed
@@ -23,7 +23,8 @@ import pandas as pd
 
 from audit.errors import DataError
 
-__all__ = ["Piece", "Partition", "TableSource", "open_source", "partitions", "read_partition"]
+__all__ = ["Piece", "Partition", "TableSource", "FrameSource", "open_source", "partitions", "read_partition",
+           "whole"]
 
 PARQUET = (".parquet", ".pq")
 CSV = (".csv", ".txt", ".tsv")
@@ -197,6 +198,36 @@ def _csv_piece(f: Path, start: int, block: int):
     return cols, Piece(str(f), start, n, line_offsets=tuple(offsets))
 
 
+@dataclass(frozen=True, eq=False)
+class FrameSource:
+    """A DataFrame already in memory, read through the same interface as files.
+
+    Partitions are row slices of the frame (no copy); ``location`` names it in
+    messages (e.g. ``"<DataFrame>"``).
+    """
+
+    frame: pd.DataFrame
+    location: str = "<DataFrame>"
+    kind: str = "frame"
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.frame.columns)
+
+    @property
+    def pieces(self) -> tuple:
+        return ()
+
+
+def whole(source) -> Partition:
+    """The one partition covering every row (the in-memory executor's partition)."""
+    return Partition(0, 0, source.n_rows)
+
+
 def partitions(source: TableSource, partition_rows: int) -> list[Partition]:
     """Split the table into consecutive partitions of ``partition_rows`` rows (the last may be shorter)."""
     if partition_rows < 1:
@@ -207,6 +238,12 @@ def partitions(source: TableSource, partition_rows: int) -> list[Partition]:
 
 def read_partition(source: TableSource, part: Partition, columns: list[str] | None = None) -> pd.DataFrame:
     """Rows ``[part.start, part.stop)`` of the table (only ``columns``), index = global row numbers."""
+    if isinstance(source, FrameSource):
+        df = source.frame.iloc[part.start:part.stop]
+        df = df[list(columns)] if columns is not None else df
+        df = df.copy(deep=False)
+        df.index = pd.RangeIndex(part.start, part.stop)
+        return df
     frames = []
     for piece in source.pieces:
         lo, hi = max(part.start, piece.start), min(part.stop, piece.start + piece.rows)

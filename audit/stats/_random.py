@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from audit.evalsets._base import derive_seed
+from audit.stats._seeds import derive_seed
 
 __all__ = ["row_uniform", "row_normal", "row_keys"]
 

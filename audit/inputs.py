@@ -1,0 +1,297 @@
+"""An audit's inputs, made once: the data source and its partitions, the models, the sample pass.
+
+:func:`prepare_inputs` opens the data (a file, folder, glob or DataFrame),
+checks the columns the policy names, runs the sample pass over every partition
+(:func:`audit.passes.sample_task`) and turns its exact counts and stratified
+sample into what every model's audit shares: the sample as a
+:class:`~audit.data.dataset.Dataset`, the task, the classes, the completed
+feature constraints and the :class:`~audit.evalsets.TableInfo` builders read.
+The in-memory executor is the case of one partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.constraints import resolve_constraints
+from audit.data.dataset import Dataset, infer_feature_types
+from audit.data.loading import dataset_from_frame, infer_task, table_sha256
+from audit.data.sources import (
+    FrameSource,
+    Partition,
+    open_source,
+    partitions,
+    read_partition,
+    whole,
+)
+from audit.errors import DataError
+from audit.evalsets import TableInfo, table_stats
+from audit.evalsets._table import typed_values
+from audit.models.loading import file_sha256, load_model, wrap_model
+from audit.passes import FLOOR, SampleJob, merge_sample_pass, sample_task, select_sample
+from audit.stats.summaries import MISSING
+
+__all__ = ["Columns", "LoadedModel", "AuditInputs", "prepare_inputs", "load_models", "data_columns", "open_data",
+           "frame_sha256", "model_manifest", "sample_pass"]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of the data play which part."""
+
+    features: list[str]
+    target: str
+    sensitive: list[str]
+    prediction: str | None
+    score: str | None
+
+    @property
+    def all(self) -> list[str]:
+        extra = [c for c in (self.prediction, self.score) if c is not None]
+        return list(dict.fromkeys([*self.features, self.target, *self.sensitive, *extra]))
+
+
+def data_columns(d, columns: list[str], location: str) -> Columns:
+    """The policy's ``data`` block resolved against the data's columns; DataError naming what is missing."""
+    def need(names, what):
+        missing = [c for c in names if c not in columns]
+        if missing:
+            shown = columns[:25] + (["..."] if len(columns) > 25 else [])
+            raise DataError(f"{location}: {what} column(s) {missing} not found; the data has {shown}")
+
+    need([d.target], "target")
+    need(list(d.sensitive), "sensitive")
+    extra = [c for c in (d.prediction, d.score) if c is not None]
+    need(extra, "prediction/score")
+    if d.features is not None:
+        need(list(d.features), "feature")
+        features = list(d.features)
+    else:
+        drop = {d.target, *extra} | (set() if d.sensitive_features else set(d.sensitive))
+        features = [c for c in columns if c not in drop]
+    if d.target in features:
+        raise DataError(f"{location}: the target column {d.target!r} is also listed as a feature")
+    return Columns(features, d.target, list(d.sensitive), d.prediction, d.score)
+
+
+@dataclass
+class LoadedModel:
+    """One model to audit: its label, adapter (None: predictions-only) and manifest entry."""
+
+    name: str | None
+    adapter: object | None
+    file: Path | None = None
+    manifest: dict = field(default_factory=dict)
+
+
+def load_models(lp, models=(), trust: bool = False) -> list[LoadedModel]:
+    """The models to audit: ``models`` (paths or objects) if given, else the policy's.
+
+    A policy's entry point or pickle runs code: it needs ``trust`` (``--trust-model``).
+    """
+    p = lp.policy
+    out = []
+    if models:
+        for m in models:
+            if isinstance(m, str | Path):
+                f = Path(m)
+                out.append(LoadedModel(f.stem, load_model(f, trust=trust), f))
+            else:
+                out.append(LoadedModel(type(m).__name__, wrap_model(m, source=f"<{type(m).__name__} object>")))
+        return _unique_names(out)
+    refs = [(r.name, r) for r in p.models] if p.models else ([(None, p.model)] if p.model else [])
+    for name, ref in refs:
+        f = lp.resolve(ref.path)
+        adapter = load_model(f, entrypoint=ref.entrypoint, trust=trust or getattr(ref, "trust", False),
+                             batch_size=ref.batch_size)
+        out.append(LoadedModel(name or (f.stem if f else ref.entrypoint), adapter, f))
+    return _unique_names(out) or [LoadedModel(None, None)]
+
+
+def _unique_names(models: list[LoadedModel]) -> list[LoadedModel]:
+    # Two candidates with one label (two files named model.skops) are told apart by a suffix.
+    seen: dict[str, int] = {}
+    for m in models:
+        if m.name is None:
+            continue
+        k = seen.get(m.name, 0)
+        seen[m.name] = k + 1
+        if k:
+            m.name = f"{m.name}-{k + 1}"
+    return models
+
+
+def model_manifest(m: LoadedModel, p) -> dict:
+    """The manifest's ``files.model`` entry of one model."""
+    if m.adapter is None:
+        return {"source": "predictions-only", "prediction_column": p.data.prediction, "score_column": p.data.score}
+    sha = m.adapter.meta.get("sha256") or (file_sha256(m.file) if m.file is not None and m.file.is_file() else None)
+    return {"name": m.name, "source": m.adapter.source, "kind": m.adapter.kind, "sha256": sha}
+
+
+@dataclass
+class AuditInputs:
+    """What every model's audit shares (see the module docstring)."""
+
+    source: object
+    parts: list[Partition]
+    columns: Columns
+    types: dict
+    sample: Dataset
+    n_rows: int
+    task: str
+    classes: np.ndarray
+    table: TableInfo
+    files: dict
+    first: dict  # merged sample pass: rows, counts, extremes, strata
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's values, column names and dtypes (for the manifest)."""
+    h = hashlib.sha256()
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def open_data(data) -> object:
+    """A :class:`~audit.data.sources.TableSource` for a path, a FrameSource for a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        if data.empty:
+            raise DataError("<DataFrame>: the data is empty (0 rows)")
+        return FrameSource(data.reset_index(drop=True))
+    return open_source(data)
+
+
+def _head_task(p, source, cols: Columns) -> str:
+    if p.task is not None:
+        return p.task
+    head = read_partition(source, Partition(0, 0, min(source.n_rows, 2_000)), [cols.target])
+    return infer_task(head[cols.target])
+
+
+def _verify_target(first: dict, cols: Columns, task: str, location: str, target_dtype) -> None:
+    counts = first["counts"].get(cols.target)
+    if counts is not None and counts.get(MISSING):
+        raise DataError(f"{location}: target column {cols.target!r} has {counts[MISSING]} missing value(s); "
+                        "expected a value on every row")
+    if task == "classification":
+        if counts is None or (len(counts) > 20 and pd.api.types.is_numeric_dtype(target_dtype)):
+            raise DataError(f"{location}: target column {cols.target!r} has more than "
+                            f"{20 if counts is not None else 1000} distinct values, but its first rows looked "
+                            "like classes; set `task: regression` (or `task: classification`) in the policy")
+        if len(counts) < 2:
+            raise DataError(f"{location}: target column {cols.target!r} has one class ({next(iter(counts))!r}); "
+                            "expected at least two to audit a classifier")
+        lo, hi = first["extremes"].get(cols.score, (0.0, 1.0)) if cols.score else (0.0, 1.0)
+        if lo < 0 or hi > 1:
+            raise DataError(f"{location}: score column {cols.score!r} ranges over [{lo}, {hi}]; "
+                            "expected probabilities in [0, 1]")
+
+
+def sample_pass(executor, source, parts, cols: Columns, types: dict, task: str, seed: int,
+                sample_rows: int, progress) -> dict:
+    """Pass 1 over every partition: exact counts and the stratified sample (widening its threshold
+    until every stratum's allocation is met from keys under it)."""
+    n = source.n_rows
+    k = min(sample_rows, n)
+    strata = ([cols.target] if task == "classification" else []) + cols.sensitive
+    counted = list(dict.fromkeys([*cols.sensitive, cols.target, *([cols.prediction] if cols.prediction else []),
+                                  *[c for c, t in types.items() if t == "categorical"]]))
+    numeric = [c for c, t in types.items() if t != "categorical"]
+    numeric += [c for c in (cols.score,) if c is not None]
+    if task == "regression":
+        numeric.append(cols.target)
+    threshold = 1.0 if k >= n else min(1.0, 1.5 * k / n)
+    for _ in range(8):
+        job = SampleJob(cols.all, strata, counted, numeric, seed, threshold, FLOOR)
+        with progress(len(parts), "pass 1/2: counts and sample") as advance:
+            merged = merge_sample_pass(executor.map(sample_task, source, parts, job), job,
+                                       lambda: advance("partitions", 1))
+        sample = select_sample(merged, k, n, threshold)
+        if sample is not None:
+            merged["sample"] = sample
+            return merged
+        threshold = min(1.0, threshold * 2)  # a stratum fell short of its allocation: widen, reread
+    raise RuntimeError("could not draw the stratified sample")  # unreachable: threshold reaches 1
+
+
+def _classes(first: dict, sample: Dataset, cols: Columns, task: str, models) -> np.ndarray:
+    if task != "classification":
+        return np.asarray([])
+    like = pd.Series(sample.y)
+    names = [v for v in first["counts"][cols.target] if v != MISSING]
+    if cols.prediction is not None and first["counts"].get(cols.prediction):
+        names += [v for v in first["counts"][cols.prediction] if v != MISSING and v not in names]
+    values = typed_values(names, like)
+    for m in models:
+        c = getattr(m.adapter, "classes_", None) if m.adapter is not None else None
+        if c is not None:
+            seen = {str(v) for v in values}
+            values += [v for v in np.asarray(c).tolist() if str(v) not in seen]
+    try:
+        return np.asarray(sorted(set(values)))
+    except TypeError:  # mixed types: sort by name
+        return np.asarray(sorted(set(values), key=str), dtype=object)
+
+
+def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None, sample_rows: int, seed: int,
+                   models, progress) -> AuditInputs:
+    """Open the data, run the sample pass, and describe the table (see the module docstring).
+
+    ``partition_rows=None`` makes one partition (the in-memory executor).
+    """
+    p = lp.policy
+    source = open_data(data)
+    location = source.location
+    cols = data_columns(p.data, list(source.columns), location)
+    parts = [whole(source)] if partition_rows is None else partitions(source, partition_rows)
+    head = read_partition(source, Partition(0, 0, min(source.n_rows, 2_000)), cols.all)
+    types = infer_feature_types(head[cols.features])
+    task = _head_task(p, source, cols)
+    first = sample_pass(executor, source, parts, cols, types, task, seed, sample_rows, progress)
+    _verify_target(first, cols, task, location, head[cols.target].dtype)
+    ref = reference if isinstance(reference, pd.DataFrame) else (None if reference is None else Path(reference))
+    frame = first["sample"]
+    rows = frame.index.to_numpy(dtype=np.int64)
+    sample, _ = dataset_from_frame(frame.reset_index(drop=True), location, target=cols.target,
+                                   sensitive=cols.sensitive, features=cols.features, prediction=cols.prediction,
+                                   score=cols.score, reference=ref, task=task)
+    sample.rows = rows
+    sample.feature_types = types
+    if sample.reference is not None:
+        sample.reference.feature_types = types
+    n = int(first["rows"])
+    ref_X = sample.reference.X if sample.reference is not None else None
+    stats = table_stats(sample.X, n, first["counts"], first["extremes"], types, cols.target, ref_X)
+    declared = dict(p.constraints)
+    constraints = resolve_constraints(sample.X, types, declared, ref_X, ranges=stats.ranges, vocab=stats.vocab)
+    classes = _classes(first, sample, cols, task, models)
+    pos_label = p.pos_label if p.pos_label is not None else (classes[-1] if len(classes) else None)
+    table = TableInfo(feature_types=types, constraints=constraints, declared_constraints=declared,
+                      pos_label=pos_label, seed=seed, stats=stats)
+    files = {"policy": {"path": str(lp.path), "sha256": lp.sha256}, "data": _data_file(data, source, n)}
+    if sample.reference is not None:
+        files["reference"] = _reference_file(reference, sample.reference.n_rows)
+    return AuditInputs(source, parts, cols, types, sample, n, task, classes, table, files, first)
+
+
+def _data_file(data, source, n: int) -> dict:
+    if isinstance(data, pd.DataFrame):
+        return {"path": "<DataFrame>", "sha256": frame_sha256(data), "rows": n}
+    out = {"path": source.location, "sha256": table_sha256(source.location), "rows": n}
+    if len(source.pieces) > 1:
+        out["files"] = len(source.pieces)
+    return out
+
+
+def _reference_file(reference, rows: int) -> dict:
+    if isinstance(reference, pd.DataFrame):
+        return {"path": "<DataFrame>", "sha256": frame_sha256(reference), "rows": rows}
+    return {"path": str(reference), "sha256": table_sha256(reference), "rows": rows}
+
