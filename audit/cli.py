@@ -93,7 +93,7 @@ def _add_run_options(sp) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     ex = sp.add_argument_group("scaling (default: the policy's execution block, else in memory)")
     ex.add_argument("--executor", choices=["memory", "local", "dask"], default=None,
-                    help="memory: load the whole table; local: stream it in partitions in this process; "
+                    help="memory: the whole table as one partition (default); local: partitions on this machine's cores; "
                     "dask: stream it on a Dask cluster")
     ex.add_argument("--dask-address", metavar="URL", default=None,
                     help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask); "

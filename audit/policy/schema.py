@@ -146,7 +146,7 @@ class Execution(_Strict):
     """How the data is processed: in memory, or streamed in partitions (locally or on Dask)."""
 
     executor: Literal["memory", "local", "dask"] = Field(
-        "memory", description="memory: load the whole table; local: stream partitions in this process; "
+        "memory", description="memory: the whole table as one partition in this process; local: partitions on threads; "
                               "dask: stream partitions on a Dask cluster (a LocalCluster without 'address').")
     address: str | None = Field(None, description="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
     workers: int | None = Field(None, ge=1, description="Threads (local) or LocalCluster workers (dask); "

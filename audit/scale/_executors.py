@@ -94,9 +94,13 @@ class DaskExecutor:
     def map(self, fn: Callable, source, parts, *shared) -> Iterator:
         from distributed import as_completed as dask_completed
 
-        # Boxed: Dask would scatter a list or dict element by element.
-        scattered = [self.client.scatter(_Box(s), broadcast=True, hash=False) for s in shared]
-        src = self.client.scatter(_Box(source), broadcast=True, hash=False)
+        # Shared arguments (source, plan, models) travel once, as the results of tasks rather than
+        # scattered data: a task's result that dies with its worker is recomputed from the task,
+        # scattered data would be lost for good. Boxed, so a list is one object, not many.
+        run = os.urandom(4).hex()
+        scattered = [self.client.submit(_identity, _Box(s), pure=False, key=f"shared-{i}-{run}")
+                     for i, s in enumerate(shared)]
+        src = self.client.submit(_identity, _Box(source), pure=False, key=f"source-{run}")
         futures = {self.client.submit(_unboxed, fn, src, p, *scattered, retries=self.retries, pure=False,
                                       key=f"{fn.__name__}-{p.index}-{os.urandom(4).hex()}"): p for p in parts}
         try:
@@ -129,6 +133,10 @@ class _Box:
 
     def __setstate__(self, value):
         self.value = value
+
+
+def _identity(box):
+    return box
 
 
 def _unboxed(fn, source, part, *shared):

@@ -10,6 +10,7 @@ import pytest
 from audit.stats.summaries import (
     MISSING,
     CellTable,
+    ExactSums,
     Request,
     Rows,
     cell_keys,
@@ -102,7 +103,11 @@ def _same(a, b):
     elif isinstance(a, dict):
         assert set(a) == set(b)
         for k in a:
-            assert np.array_equal(a[k], b[k]), k
+            if isinstance(a[k], ExactSums):
+                assert np.array_equal(a[k].values(), b[k].values()), k
+                assert a[k].fractions() == b[k].fractions(), k
+            else:
+                assert np.array_equal(a[k], b[k]), k
     else:
         assert a.dtype == np.int64 and np.array_equal(a, b)
 
@@ -161,12 +166,12 @@ def test_merged_numeric_summaries_match_direct_computation():
     assert scores.shape == (2, 1 << 16)
     assert scores.sum(axis=1).tolist() == [int((y == 0).sum()), int((y == 1).sum())]
     assert scores[:, -1].sum() >= 1 and scores[:, 0].sum() >= 1  # scores 0 and 1 land in the end bins
-    # Brier loss: counts, and fixed-point sums near the float sums.
+    # Brier loss: counts, and exact sums: the correctly rounded float sums (math.fsum).
     loss = m[REQUESTS[2]]
     brier = (y - s) ** 2
     assert int(loss["count"].sum()) == n
-    assert abs(loss["sum"].sum() / 2**32 - math.fsum(brier)) <= n * 2.0**-32
-    assert abs(loss["sumsq"].sum() / 2**24 - math.fsum(brier**2)) <= n * 2.0**-24
+    total, sq = (float(f) for f in loss["sums"].fractions())
+    assert total == math.fsum(brier) and sq == math.fsum(brier**2)
     # ECE: counts by (bin, sub-bin, hit); hits are the positive rows (binary, score confidence).
     ece = m[REQUESTS[3]]
     assert int(ece["count"].sum()) == n
@@ -220,3 +225,27 @@ def test_cell_table_add_is_keywise_and_pure():
     assert a[("F",)].tolist() == [1, 2] and set(a) == {("F",)}  # operands unchanged
     c[("M",)][0] = 99
     assert b[("M",)][0] == 5  # a key only in `b` is copied, not shared
+
+
+# -- exact sums -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_sums_are_the_correctly_rounded_sums_in_any_order(seed):
+    from fractions import Fraction
+
+    rng = np.random.default_rng(seed)
+    n = 50_000
+    # Magnitudes from 1e-12 to 1e12, both signs: float addition would depend on the order.
+    v = np.column_stack([rng.normal(size=n) * 10.0 ** rng.integers(-12, 12, n), rng.standard_cauchy(n)])
+    codes = rng.integers(0, 5, n)
+    whole = ExactSums.of(v, codes, 5)
+    cuts = [0, 1, 999, 20_000, 20_001, n]
+    pieces = [ExactSums.of(v[a:b], codes[a:b], 5) for a, b in zip(cuts, cuts[1:], strict=False)]
+    merged = reduce(merge, pieces[::-1])
+    assert np.array_equal(whole.values(), merged.values())
+    for c in range(5):
+        for j in range(2):
+            exact = sum((Fraction(x) for x in v[codes == c, j]), Fraction(0))
+            assert whole.values()[c, j] == float(exact) == math.fsum(v[codes == c, j])
+    assert whole.fractions() == [sum((Fraction(x) for x in v[:, j]), Fraction(0)) for j in range(2)]
