@@ -1,4 +1,4 @@
-"""Compliance content: a methods reference and a regulation matrix.
+"""Compliance content: a methods reference, a regulation matrix, and their documentation.
 
 - :func:`methods` — the methods catalogue (``methods.yaml``): for every registered check
   what it measures, its formula, estimator, interval method, decision rule, how to read
@@ -7,6 +7,8 @@
   NYC Local Law 144, the EEOC Uniform Guidelines, NIST AI RMF, ISO/IEC 42001.
 - :func:`matrix` — per clause, the evidence one :class:`~audit.results.AuditResult`
   holds and a status (evidenced / partially / gap). Show :data:`DISCLAIMER` with it.
+- ``python -m audit.compliance docs`` regenerates ``docs/methods.md`` and
+  ``docs/compliance.md`` from the YAML files (a test fails when they are stale).
 """
 
 from audit.compliance._frameworks import (
