@@ -123,18 +123,17 @@ def render_methods_markdown(cat: MethodsCatalog) -> str:
 def _conditions(e: Evidence) -> str:
     parts = []
     for key, allowed in e.params.items():
-        parts.append(f"`params.{key}` in {', '.join(f'`{a}`' for a in allowed)}")
+        parts.append(f"`params.{key}` is {' or '.join(f'`{a}`' for a in allowed)}")
     if e.intersectional:
-        parts.append("intersectional groups present")
+        parts.append("the groups include intersectional ones")
     if e.threshold_min_at_least is not None:
-        parts.append(f"threshold `min` ≥ {e.threshold_min_at_least:g}")
+        parts.append(f"the threshold's `min` is at least {e.threshold_min_at_least:g}")
     if e.threshold_max_at_most is not None:
-        parts.append(f"threshold `max` ≤ {e.threshold_max_at_most:g}")
+        parts.append(f"the threshold's `max` is at most {e.threshold_max_at_most:g}")
     if e.evalset_kinds:
-        parts.append(
-            "on an evaluation set of kind " + " or ".join(f"`{k}*`" for k in e.evalset_kinds)
-        )
-    return f" (only results with {'; '.join(parts)})" if parts else ""
+        kinds = " or ".join(f"`{k}*`" for k in e.evalset_kinds)
+        parts.append(f"it ran on an evaluation set of kind {kinds}")
+    return f" (counted only when {' and '.join(parts)})" if parts else ""
 
 
 def _framework_md(fw: Framework) -> list[str]:
