@@ -41,6 +41,39 @@ def _numeric_block(X: pd.DataFrame, columns: list[str], side: str) -> np.ndarray
     return v
 
 
+def _as_str(values, dtype) -> list[str]:
+    # The strings pandas' astype(str) gives these values (as it would inside their column).
+    return pd.Series(values, dtype=dtype).astype(str).tolist()
+
+
+def _factorizable(column: pd.Series) -> bool:
+    # Distinct values have distinct strings unless an object column mixes types (1, 1.0 and
+    # True are one hash key but three strings): those columns are converted row by row.
+    return column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) == "string"
+
+
+def _distinct_str(column: pd.Series) -> list[str]:
+    if _factorizable(column):
+        return _as_str(pd.unique(column), column.dtype)
+    return column.astype(str).unique().tolist()
+
+
+def _category_positions(column: pd.Series, vocab: pd.Index) -> np.ndarray:
+    """Position of each value's string in ``vocab`` (-1 if absent), as
+    ``vocab.get_indexer(column.astype(str))`` but converting each distinct value once."""
+    if not _factorizable(column):
+        return vocab.get_indexer(column.astype(str))
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    lut = vocab.get_indexer(_as_str(uniques, column.dtype)) if len(uniques) else np.zeros(0, np.intp)
+    pos = np.where(codes >= 0, lut[np.maximum(codes, 0)] if len(lut) else -1, -1)
+    missing = codes < 0
+    if missing.any():
+        # Missing values stringify to "nan", "None" or "<NA>": absent from the vocabulary unless
+        # the reference held that literal text.
+        pos[missing] = vocab.get_indexer(column[missing].astype(str))
+    return pos
+
+
 class StandardEncoder:
     """One-hot for categorical columns, z-scores for numeric ones; fitted on reference rows.
 
@@ -83,7 +116,7 @@ class StandardEncoder:
         self.mean = np.nanmean(v, axis=0) if len(self.num) else np.zeros(0)
         sd = np.nanstd(v, axis=0) if len(self.num) else np.zeros(0)
         self.sd = np.where(sd > 0, sd, 1.0)
-        self.vocab = {c: pd.Index(sorted(X[c].dropna().astype(str).unique())) for c in self.cat}
+        self.vocab = {c: pd.Index(sorted(set(_distinct_str(X[c].dropna())))) for c in self.cat}
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -101,17 +134,18 @@ class StandardEncoder:
         if missing:
             raise DataError(f"column(s) {missing} the encoder was fitted on are not in the data "
                             f"(found columns {list(X.columns)})")
-        parts = []
+        widths = [len(self.num)] + [len(self.vocab[c]) for c in self.cat]
+        out = np.zeros((len(X), sum(widths)))
         if self.num:
             z = (_numeric_block(X, self.num, "current") - self.mean) / self.sd
-            parts.append(np.nan_to_num(z, nan=0.0))
+            out[:, :len(self.num)] = np.nan_to_num(z, nan=0.0)
+        offset = len(self.num)
         for c in self.cat:
-            codes = self.vocab[c].get_indexer(X[c].astype(str))
-            oh = np.zeros((len(X), len(self.vocab[c])))
-            ok = codes >= 0
-            oh[np.flatnonzero(ok), codes[ok]] = 1.0
-            parts.append(oh)
-        return np.hstack(parts).astype(np.float64) if parts else np.zeros((len(X), 0))
+            pos = _category_positions(X[c], self.vocab[c])
+            rows = np.flatnonzero(pos >= 0)
+            out[rows, offset + pos[rows]] = 1.0
+            offset += len(self.vocab[c])
+        return out
 
     def feature_names(self) -> list[str]:
         """Names of the encoded columns: numeric names, then ``"column=category"`` indicators."""

@@ -118,6 +118,36 @@ def test_robust_mahalanobis_on_one_hot_columns(recwarn):
     assert only_flags.support_.all()
 
 
+def test_reweighting_rule_equals_min_cov_det():
+    # The rule the robust detector applies to every row of a large reference, checked against
+    # scikit-learn's own reweighting on the rows the MCD was fitted on.
+    from audit.ood._sklearn import reweighted_support
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        P = np.vstack([rng.standard_t(4, size=(500, 3)), rng.normal(6, 1, size=(40, 3))])
+        mcd = MinCovDet(random_state=seed).fit(P)
+        np.testing.assert_array_equal(reweighted_support(mcd, P), mcd.support_)
+
+
+def test_robust_mahalanobis_on_a_sample_above_the_row_limit(monkeypatch):
+    import audit.ood._sklearn as sk
+
+    monkeypatch.setattr(sk, "MCD_MAX_ROWS", 300)
+    rng = np.random.default_rng(5)
+    clean, far = rng.normal(size=(1350, 3)), rng.normal(7, 1, size=(150, 3))
+    X = np.vstack([clean, far])
+    a = make_detector("mahalanobis", seed=4, robust=True).fit(X)
+    b = make_detector("mahalanobis", seed=4, robust=True).fit(X)
+    np.testing.assert_array_equal(a.support_, b.support_)
+    assert not a.support_[1350:].any()          # every planted outlier left out
+    assert a.support_[:1350].mean() > 0.95      # ~97.5% of clean Gaussian rows kept
+    rows = X[a.support_]
+    vi = np.linalg.inv(np.cov(rows, rowvar=False, bias=True))
+    np.testing.assert_allclose(a.score(far[:5]), [mahalanobis(y, rows.mean(axis=0), vi) for y in far[:5]],
+                               rtol=1e-9)
+
+
 def test_robust_mahalanobis_resists_reference_outliers():
     rng = np.random.default_rng(7)
     clean = rng.normal(size=(900, 3))

@@ -36,6 +36,32 @@ def test_equals_pandas_encoding():
     assert got[0, 0] == 0.0  # missing -> the reference mean
 
 
+def test_categorical_dtypes_and_mixed_objects():
+    # Categories are compared as strings whatever the column's dtype: 1 and "1" are one
+    # category, True another; missing values match nothing unless the reference held the text.
+    rng = np.random.default_rng(0)
+    mixed = np.array([1, "1", None, np.nan, "nan", 2.5, "b", True], dtype=object)
+
+    def frame(n, extra):
+        return pd.DataFrame({
+            "m": mixed[rng.integers(0, 8, n)],
+            "s": pd.Series(rng.choice(["p", "q", None, "None"], n), dtype=object),
+            "k": pd.Categorical(rng.choice(["x", extra], n)),
+            "i": pd.array(rng.choice([1, 2, None], n), dtype="Int64"),
+            "b": rng.choice([True, False], n),
+            "t": pd.array(rng.choice(["u", "v", None], n), dtype="string"),
+        })
+
+    ref, cur = frame(300, "y"), frame(120, "z")
+    types = dict.fromkeys(ref.columns, "categorical")
+    got = StandardEncoder(types).fit(ref).transform(cur)
+    blocks = []
+    for c in ref.columns:
+        vocab = sorted(set(ref[c].dropna().astype(str)))
+        blocks.append(cur[c].astype(str).to_numpy()[:, None] == np.array(vocab, dtype=object)[None, :])
+    np.testing.assert_array_equal(got, np.hstack(blocks).astype(float))
+
+
 def test_constant_column_centred_not_scaled():
     ref = pd.DataFrame({"k": [3.0] * 10, "a": np.arange(10.0)})
     out = StandardEncoder({}).fit(ref).transform(pd.DataFrame({"k": [4.0], "a": [4.5]}))
