@@ -151,6 +151,26 @@ class MultivariateDrift(NamedTuple):
     method: str
 
 
+# Logged every time the classifier test clones a model with a warm_start parameter: it only
+# says that retraining from scratch (the default) means warm_start=False.
+_WARM_START_NOTICE = "`retrain_from_scratch=True` sets automatically the parameter `warm_start=False`"
+
+
+@contextlib.contextmanager
+def _drop_log(logger: str, prefix: str):
+    """Drop one logger's records that start with ``prefix`` for one block; others pass."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(prefix)
+
+    lg = logging.getLogger(logger)
+    lg.addFilter(keep)
+    try:
+        yield
+    finally:
+        lg.removeFilter(keep)
+
+
 @contextlib.contextmanager
 def _seeded(seed: int):
     """Seed numpy's and Python's global generators, and torch's if present, for one block.
@@ -197,6 +217,23 @@ def _matrix(x, name: str) -> np.ndarray:
     return v
 
 
+def _detector(method: str, x_ref: np.ndarray, seed: int, n_permutations: int, model):
+    from alibi_detect import cd
+
+    if method == "mmd":
+        return cd.MMDDrift(x_ref, backend="pytorch", p_val=0.05, n_permutations=n_permutations,
+                           device="cpu")
+    if method == "lsdd":
+        return cd.LSDDDrift(x_ref, backend="pytorch", p_val=0.05, n_permutations=n_permutations,
+                            device="cpu")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    clf = model if model is not None else HistGradientBoostingClassifier(max_iter=50, random_state=seed)
+    # train_size=None: the folds decide the split (alibi-detect warns when both are given).
+    return cd.ClassifierDrift(x_ref, clf, backend="sklearn", p_val=0.05, n_folds=5, train_size=None,
+                              seed=seed)
+
+
 def alibi_multivariate_drift(ref, cur, method: str, *, seed: int, n_permutations: int = 100,
                              model=None) -> MultivariateDrift:
     """One test of whether two encoded tables come from the same joint distribution.
@@ -235,20 +272,8 @@ def alibi_multivariate_drift(ref, cur, method: str, *, seed: int, n_permutations
     require_alibi()
     if method in ("mmd", "lsdd"):
         _require_torch(method)
-    from alibi_detect import cd
-
-    with _seeded(seed):
-        if method == "mmd":
-            det = cd.MMDDrift(x_ref, backend="pytorch", p_val=0.05, n_permutations=n_permutations,
-                              device="cpu")
-        elif method == "lsdd":
-            det = cd.LSDDDrift(x_ref, backend="pytorch", p_val=0.05, n_permutations=n_permutations,
-                               device="cpu")
-        else:
-            from sklearn.ensemble import HistGradientBoostingClassifier
-
-            clf = model if model is not None else HistGradientBoostingClassifier(max_iter=50,
-                                                                                 random_state=seed)
-            det = cd.ClassifierDrift(x_ref, clf, backend="sklearn", p_val=0.05, n_folds=5, seed=seed)
-        r = det.predict(x)["data"]
+    quiet = (_drop_log("alibi_detect.cd.sklearn.classifier", _WARM_START_NOTICE)
+             if method == "classifier" else contextlib.nullcontext())
+    with _seeded(seed), quiet:
+        r = _detector(method, x_ref, seed, n_permutations, model).predict(x)["data"]
     return MultivariateDrift(float(r["distance"]), float(r["p_val"]), method)
