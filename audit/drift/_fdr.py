@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["bh_qvalues"]
 
@@ -38,4 +37,6 @@ def bh_qvalues(p) -> np.ndarray:
     if bad.any():
         where = np.flatnonzero(bad)[:5].tolist()
         raise ValueError(f"p-values must lie in [0, 1]; found {p[bad][:5].tolist()} at position(s) {where}")
+    from scipy import stats  # imported when used: scipy.stats takes a second to import
+
     return stats.false_discovery_control(p, method="bh")

@@ -23,7 +23,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from audit.drift._columns import category_codes, check_tables, numeric_values
 from audit.errors import DataError
@@ -70,6 +69,8 @@ def chi2_counts(ref_counts: Mapping[str, int], cur_counts: Mapping[str, int]) ->
         categories in sorted order (with Yates' correction when k = 2; with a
         single category the table has no degrees of freedom: 0.0 and 1.0).
     """
+    from scipy import stats
+
     vocab = sorted(set(ref_counts) | set(cur_counts))
     table = np.array([[int(ref_counts.get(v, 0)) for v in vocab],
                       [int(cur_counts.get(v, 0)) for v in vocab]], dtype=np.int64)
@@ -78,6 +79,9 @@ def chi2_counts(ref_counts: Mapping[str, int], cur_counts: Mapping[str, int]) ->
 
 
 def _numeric(a: np.ndarray, b: np.ndarray, numeric_test: str) -> tuple[float, float]:
+    # scipy.stats takes a second to import: only when a test runs (keeps `audit --help` fast).
+    from scipy import stats
+
     if numeric_test == "ks":
         # alibi-detect always asked for the asymptotic p-value (scipy's "auto" would be exact
         # below 10,000 rows); kept so the numbers do not move.
