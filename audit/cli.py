@@ -26,6 +26,7 @@ examples:
   audit history reports/
   audit checks                                 every check id with its parameters
   audit schema > policy.schema.json            JSON Schema of the policy format
+  audit validate --schema-only policies/*.yaml   check policies without the data (pre-commit)
 """
 
 
