@@ -76,7 +76,7 @@ def test_many_aliases_are_refused_by_count():
 
 @pytest.mark.parametrize("text", [
     "[" * 900 + "]" * 900,                                        # flow style
-    "".join(" " * (2 * i) + "-\n" for i in range(900)) + " " * 1800 + "- x\n",  # block style
+    "- " * 900 + "x\n",                                            # block style, compact
 ])
 def test_900_deep_lists_are_a_named_problem_not_a_recursion_error(text):
     with pytest.raises(YamlProblem) as info:
@@ -133,6 +133,14 @@ def test_document_size_is_bounded(tmp_path):
     with pytest.raises(YamlProblem, match=f"document too large: {len(text)} bytes"):
         read_yaml(f, limits=YamlLimits(max_bytes=100))
     assert read_yaml(f, limits=YamlLimits(max_bytes=len(text))).data == {"k": "x" * 200}
+
+
+def test_values_written_are_bounded_too():
+    text = "k: [" + ", ".join(["1"] * 60) + "]\n"
+    assert load_yaml(text, limits=YamlLimits(max_nodes=63)).data == {"k": [1] * 60}   # map, key, list, 60
+    with pytest.raises(YamlProblem) as info:
+        load_yaml(text, limits=YamlLimits(max_nodes=62))
+    assert info.value.kind == "nodes" and "more than 62 values" in str(info.value)
 
 
 def test_limits_are_validated():
