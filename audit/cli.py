@@ -26,6 +26,7 @@ examples:
   audit history reports/
   audit checks                                 every check id with its parameters
   audit schema > policy.schema.json            JSON Schema of the policy format
+  audit validate --schema-only policies/*.yaml   check policies without the data (pre-commit)
 """
 
 
@@ -70,8 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("checks", help="list every check id with its parameters")
     ch.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("schema", help="print the JSON Schema of the policy format")
-    val = sub.add_parser("validate", help="validate a policy file without running it")
-    val.add_argument("policy")
+    val = sub.add_parser("validate", help="validate policy files without running them",
+                         description="Validate each policy (its baselines merged): one line per problem, "
+                         "FILE:LINE: KEY: MESSAGE on stderr; exit 2 if any file is invalid. "
+                         "Suited to pre-commit (see .pre-commit-hooks.yaml).")
+    val.add_argument("policy", nargs="+", help="policy files (YAML)")
+    val.add_argument("--schema-only", action="store_true",
+                     help="do not require the model, data and reference files to exist "
+                     "(a repository without the data)")
+    val.add_argument("--show-effective", action="store_true",
+                     help="print each policy as it runs (baselines merged) as YAML on stdout")
 
     cmp = sub.add_parser("compare", help="compare two runs; exit 1 on a regression")
     cmp.add_argument("before", help="results.json (or report folder) of the earlier run")
@@ -254,11 +263,35 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from audit.policy import load_policy
+    from datetime import date
 
-    lp = load_policy(args.policy)
-    print(f"{args.policy}: valid (policy {lp.policy.name!r}, {len(lp.policy.checks)} checks)")
-    return 0
+    from audit.errors import PolicyError
+    from audit.policy import effective_yaml, review_overdue, validate_policy
+
+    # With --show-effective stdout carries only YAML; the status lines go to stderr.
+    status = sys.stderr if args.show_effective else sys.stdout
+    bad = 0
+    for i, file in enumerate(args.policy):
+        try:
+            checked = validate_policy(file, check_files=not args.schema_only)
+        except PolicyError as exc:
+            bad += 1
+            for p in exc.problems:
+                where = p.file or exc.file
+                where += f":{p.line}" if p.line is not None else ""
+                print(f"{where}: {p.path or '<policy>'}: {p.message}", file=sys.stderr)
+            continue
+        prov, doc = checked.provenance, checked.document
+        bases = f", extends {', '.join(f.name for f in prov.files[:-1])}" if prov.inherited else ""
+        what = "baseline" if checked.is_baseline else "policy"
+        n = len(doc.get("checks") or [])
+        print(f"{file}: valid ({what} {doc.get('name')!r}, {n} checks{bases})", file=status)
+        if checked.loaded is not None and review_overdue(checked.loaded.policy, date.today()):
+            print(f"{file}: note: review_by {checked.loaded.policy.review_by.isoformat()} has passed; "
+                  "the policy is due for review", file=status)
+        if args.show_effective:
+            print(("---\n" if i else "") + effective_yaml(doc, prov), end="")
+    return 2 if bad else 0
 
 
 def _cmd_compare(args) -> int:

@@ -67,15 +67,21 @@ class PolicyProblem:
         What was expected and what was found.
     line : int or None
         1-based line in the policy file where the key is, when known.
+    file : str or None
+        The file the problem is in when it is not the policy named by the error
+        (a baseline it extends); ``path`` and ``line`` are then that file's.
     """
 
     path: str
     message: str
     line: int | None = None
+    file: str | None = None
 
     def __str__(self) -> str:
         where = self.path or "<policy>"
-        if self.line is not None:
+        if self.file is not None:
+            where += f" ({self.file}" + (f", line {self.line})" if self.line is not None else ")")
+        elif self.line is not None:
             where += f" (line {self.line})"
         return f"{where}: {self.message}"
 

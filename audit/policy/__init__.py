@@ -1,9 +1,23 @@
-"""The policy: schema (pydantic, version 1), loading and error collection."""
+"""The policy: schema (pydantic, version 1), bounded YAML, inheritance, loading and errors."""
 
-from audit.policy.loader import LoadedPolicy, format_loc, load_policy, load_policy_data
+from audit.policy._yaml import YAML_LIMITS, YamlLimits, YamlProblem, load_yaml, read_yaml
+from audit.policy.effective import effective_yaml
+from audit.policy.loader import (
+    CheckedPolicy,
+    LoadedPolicy,
+    format_loc,
+    load_policy,
+    load_policy_data,
+    validate_policy,
+)
+from audit.policy.metadata import review_overdue
+from audit.policy.provenance import CheckOrigin, Origin, Provenance, RemovedCheck, SourceFile
 from audit.policy.schema import (
+    FRAMEWORKS,
     POLICY_VERSION,
     CheckEntry,
+    CheckRemoval,
+    Constraint,
     DataRef,
     Defaults,
     EvalSetDef,
@@ -15,18 +29,35 @@ from audit.policy.schema import (
 )
 
 __all__ = [
+    "FRAMEWORKS",
     "POLICY_VERSION",
+    "YAML_LIMITS",
     "CheckEntry",
+    "CheckedPolicy",
+    "CheckOrigin",
+    "CheckRemoval",
+    "Constraint",
     "DataRef",
     "Defaults",
     "EvalSetDef",
     "LoadedPolicy",
     "ModelRef",
+    "Origin",
     "Policy",
+    "Provenance",
     "Regression",
+    "RemovedCheck",
+    "SourceFile",
     "Threshold",
+    "YamlLimits",
+    "YamlProblem",
+    "effective_yaml",
     "format_loc",
     "load_policy",
     "load_policy_data",
+    "load_yaml",
+    "read_yaml",
     "policy_json_schema",
+    "review_overdue",
+    "validate_policy",
 ]

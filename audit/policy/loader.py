@@ -1,37 +1,62 @@
 """Load and validate a policy file, collecting every problem before reporting.
 
-Problems name the file, the key path (``checks[2].threshold.min``), the line,
-what was expected and what was found, and for an unknown check id the closest
-registered ids. All of them are raised together as one :class:`PolicyError`.
+A policy is read with the bounded YAML reader (:mod:`audit.policy._yaml`),
+merged with the baselines it ``extends`` (:mod:`audit.policy.inherit`),
+validated strictly against the schema, and checked against the registries
+(check ids, parameters, evaluation sets) and the file system. Problems name
+the file, the key path (``checks[2].threshold.min``), the line, what was
+expected and what was found, and where one is close, what was probably meant.
+All of them are raised together as one :class:`PolicyError`.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from audit.constraints import FeatureConstraint
 from audit.errors import PolicyError, PolicyProblem
 from audit.policy import schema as S
-from audit.policy._lines import index_lines
+from audit.policy._problems import Collector, describe, format_loc, union_merged
+from audit.policy._yaml import YAML_LIMITS, YamlLimits
+from audit.policy.inherit import resolve
+from audit.policy.provenance import Provenance
 
-__all__ = ["LoadedPolicy", "load_policy", "load_policy_data", "format_loc"]
+__all__ = ["CheckedPolicy", "LoadedPolicy", "format_loc", "load_policy", "load_policy_data", "validate_policy"]
 
 
 @dataclass(frozen=True)
 class LoadedPolicy:
-    """A validated policy with where it came from."""
+    """A validated policy with where it came from.
+
+    Attributes
+    ----------
+    policy : Policy
+        The effective policy: the file merged with every baseline it extends.
+    path : Path
+        The policy file, resolved.
+    text : str
+        The policy as run: the file's text, or for a policy that extends
+        baselines the effective policy as YAML (see :func:`effective_yaml`).
+    sha256 : str
+        SHA-256 of ``text`` (for a single file, of its bytes).
+    provenance : Provenance or None
+        Which file set what; every file's SHA-256 (set by :func:`load_policy`).
+    document : dict
+        The merged document that was validated (plain YAML data).
+    """
 
     policy: S.Policy
     path: Path
     text: str
     sha256: str
+    provenance: Provenance | None = None
+    document: dict = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -45,24 +70,13 @@ class LoadedPolicy:
         return p if p.is_absolute() else (self.base_dir / p)
 
 
-def format_loc(loc: tuple) -> str:
-    """``("checks", 2, "threshold", "min")`` -> ``checks[2].threshold.min``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     # Which schema model a key path points into, for "did you mean" on unknown keys.
     table = {
         (): S.Policy, ("model",): S.ModelRef, ("data",): S.DataRef, ("defaults",): S.Defaults,
         ("models", int): S.NamedModelRef, ("checks", int): S.CheckEntry, ("checks", int, "threshold"): S.Threshold,
-        ("checks", int, "threshold", "max_regression"): S.Regression,
-        ("constraints", str): FeatureConstraint, ("evalsets", str): S.EvalSetDef,
+        ("checks", int, "threshold", "max_regression"): S.Regression, ("execution",): S.Execution,
+        ("constraints", str): S.Constraint, ("evalsets", str): S.EvalSetDef, ("remove", int): S.CheckRemoval,
     }
     shape = tuple(int if isinstance(p, int) else p for p in loc)
     if len(loc) >= 2 and loc[0] in ("constraints", "evalsets"):
@@ -70,49 +84,10 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return table.get(shape)
 
 
-class _Collector:
-    def __init__(self, lines: dict[tuple, int]):
-        self.lines = lines
-        self.problems: list[PolicyProblem] = []
-
-    def line(self, loc: tuple) -> int | None:
-        while loc:
-            if loc in self.lines:
-                return self.lines[loc]
-            loc = loc[:-1]
-        return self.lines.get(())
-
-    def add(self, loc: tuple, message: str) -> None:
-        self.problems.append(PolicyProblem(format_loc(loc), message, self.line(loc)))
-
-    def add_validation(self, err: ValidationError, prefix: tuple = (), model=None) -> None:
-        for e in err.errors():
-            loc = prefix + tuple(e["loc"])
-            self.add(loc, _describe(e, loc, model, prefix))
-
-
-def _describe(e: dict, loc: tuple, model=None, prefix: tuple = ()) -> str:
-    kind, msg = e["type"], e["msg"]
-    found = e.get("input")
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1]) if model is None else model
-        allowed = sorted(parent.model_fields) if parent is not None else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key {loc[-1]!r}; expected one of {allowed}{hint}"
-    if kind == "missing":
-        return f"required key {loc[-1]!r} is missing"
-    if kind in ("value_error", "assertion_error"):
-        return msg.removeprefix("Value error, ")
-    shown = repr(found)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{msg[0].lower() + msg[1:]}; found {shown}"
-
-
 def load_policy(path: str | Path, *, model_override: str | None = None,
-                data_override: str | None = None, reference_override: str | None = None) -> LoadedPolicy:
-    """Read, parse and validate a policy file.
+                data_override: str | None = None, reference_override: str | None = None,
+                check_files: bool = True, limits: YamlLimits = YAML_LIMITS) -> LoadedPolicy:
+    """Read, merge, parse and validate a policy file.
 
     Parameters
     ----------
@@ -121,79 +96,182 @@ def load_policy(path: str | Path, *, model_override: str | None = None,
     model_override, data_override, reference_override : str, optional
         Paths given on the command line; they replace the policy's, so the
         policy's own files need not exist.
+    check_files : bool, default True
+        Whether the model, data and reference files the policy names must
+        exist. False validates the policy alone (``audit validate --schema-only``,
+        e.g. in a repository without the data); baselines are always read.
+    limits : YamlLimits, optional
+        Bounds on every YAML file read (size, nesting, aliases).
+
+    Returns
+    -------
+    LoadedPolicy
+        The effective policy (baselines merged), its text and provenance.
 
     Raises
     ------
     PolicyError
-        With every problem found: YAML syntax, schema, unknown check ids, check
-        parameters, evaluation sets, duplicate checks, missing files.
+        With every problem found: unsafe or invalid YAML, missing baselines or
+        cycles, locked thresholds loosened, schema, unknown check ids, check
+        parameters, evaluation sets, duplicate checks, missing files; and for
+        a file marked ``baseline: true``, which only runs through a policy
+        that extends it.
     """
-    path = Path(path)
-    fname = str(path)
-    try:
-        raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise PolicyError(fname, [PolicyProblem("", f"policy file not found: {fname}")]) from None
-    except OSError as exc:
-        raise PolicyError(fname, [PolicyProblem("", f"cannot read the policy file: {exc}")]) from None
-    try:
-        text = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(fname, [PolicyProblem("", f"not UTF-8 text: {exc}")]) from None
-    return _parse(text, raw_bytes, path, fname, model_override, data_override, reference_override)
+    checked = _load(Path(path), model_override, data_override, reference_override, check_files, limits)
+    if checked.loaded is None:
+        where = checked.provenance.settings.get("baseline")
+        raise PolicyError(str(path), [PolicyProblem(
+            "baseline", "this file is a baseline (baseline: true): it runs only through a policy that "
+            "extends it ('extends: [...]'); `audit validate` checks it on its own",
+            where.line if where is not None else None)])
+    return checked.loaded
+
+
+@dataclass(frozen=True)
+class CheckedPolicy:
+    """What :func:`validate_policy` found valid.
+
+    Attributes
+    ----------
+    loaded : LoadedPolicy or None
+        The runnable policy; None for a baseline (``baseline: true``).
+    document : dict
+        The merged document (baselines merged).
+    provenance : Provenance
+        Which file set what.
+    """
+
+    loaded: LoadedPolicy | None
+    document: dict
+    provenance: Provenance
+
+    @property
+    def is_baseline(self) -> bool:
+        """True for a file marked ``baseline: true`` (validated as a fragment)."""
+        return self.loaded is None
+
+
+def validate_policy(path: str | Path, *, check_files: bool = True,
+                    limits: YamlLimits = YAML_LIMITS) -> CheckedPolicy:
+    """Validate a policy file, or a baseline meant only to be extended.
+
+    A file marked ``baseline: true`` may leave out what the policies extending
+    it give (``data``, ``checks``, the model); everything it does say is
+    validated as in :func:`load_policy`.
+
+    Raises
+    ------
+    PolicyError
+        As :func:`load_policy`.
+    """
+    return _load(Path(path), None, None, None, check_files, limits)
+
+
+# What a baseline may leave to the policies that extend it.
+_FRAGMENT_MISSING = {("data",), ("data", "path"), ("data", "target"), ("checks",)}
 
 
 def load_policy_data(data: dict, *, base_dir: str | Path | None = None, model_override: str | None = None,
-                     data_override: str | None = None, reference_override: str | None = None) -> LoadedPolicy:
-    """A policy given as a dict (the YAML file's content), validated as a file would be.
+                     data_override: str | None = None, reference_override: str | None = None,
+                     check_files: bool = True) -> LoadedPolicy:
+    """A policy given as a dict (a YAML file's content), validated as the file would be.
 
-    Relative paths in it are relative to ``base_dir`` (default: the current folder).
+    Relative paths (files, ``extends``) are relative to ``base_dir`` (default: the current folder).
     """
+    import yaml
+
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    path = Path(base_dir or Path.cwd()) / "<dict>.yaml"
-    return _parse(text, text.encode("utf-8"), path, "<policy dict>", model_override, data_override,
-                  reference_override)
+    path = Path(base_dir or Path.cwd()) / "<policy dict>.yaml"
+    checked = _load(path, model_override, data_override, reference_override, check_files, YAML_LIMITS, text=text)
+    if checked.loaded is None:
+        raise PolicyError("<policy dict>", [PolicyProblem("baseline", "a baseline (baseline: true) does not run "
+                                                          "on its own; extend it from a policy")])
+    return checked.loaded
 
 
-def _parse(text: str, raw_bytes: bytes, path: Path, fname: str, model_override, data_override,
-           reference_override) -> LoadedPolicy:
+def _load(path: Path, model_override, data_override, reference_override, check_files: bool,
+          limits: YamlLimits, text: str | None = None) -> CheckedPolicy:
+    fname = str(path) if text is None else "<policy dict>"
+    if text is None and not path.is_file():
+        what = "policy file not found" if not path.exists() else "not a file"
+        raise PolicyError(fname, [PolicyProblem("", f"{what}: {fname}")])
+    col = Collector([], [])
+    resolved = resolve(path, fname, col, limits=limits, text=text)
+    if resolved is None:
+        raise PolicyError(fname, _sorted(col.problems))
+    data = resolved.data
+    baseline = data.get("baseline") is True
+    policy = None
     try:
-        data = yaml.safe_load(text)
-        lines, dups = index_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(fname, [PolicyProblem("", f"invalid YAML: {problem}", line)]) from None
-    col = _Collector(lines)
-    for loc, line in dups:
-        col.problems.append(PolicyProblem(format_loc(loc), "key given twice; remove one", line))
-    if not isinstance(data, dict):
-        col.add((), f"expected a mapping of policy keys at the top level; found {type(data).__name__}")
-        raise PolicyError(fname, col.problems)
-    try:
-        policy = S.Policy.model_validate(data)
+        policy = S.Policy.model_validate(data, strict=True)
     except ValidationError as err:
-        col.add_validation(err)
-        _check_semantics_raw(data, col)
-        raise PolicyError(fname, col.problems) from None
-    loaded = LoadedPolicy(policy, path.resolve(), text, hashlib.sha256(raw_bytes).hexdigest())
-    _check_semantics(loaded, col, model_override, data_override, reference_override)
-    if col.problems:
-        raise PolicyError(fname, col.problems)
-    return loaded
+        for loc, e in union_merged(err.errors()):
+            if baseline and (loc in _FRAGMENT_MISSING and e["type"] in ("missing", "too_short")):
+                continue
+            col.add(loc, describe(e, loc, None, _model_at))
+    _check_semantics(data, col, base_dir=path.resolve().parent, model_override=model_override,
+                     data_override=data_override, reference_override=reference_override,
+                     check_files=check_files, fragment=baseline)
+    if col.problems or (policy is None and not baseline):
+        raise PolicyError(fname, _sorted(col.problems))
+    prov = resolved.provenance
+    if baseline:
+        return CheckedPolicy(None, data, prov)
+    if prov.inherited:
+        from audit.policy.effective import effective_yaml
+
+        text = effective_yaml(data, prov)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    else:
+        text = resolved.sources[0][1]
+        digest = prov.files[0].sha256
+    return CheckedPolicy(LoadedPolicy(policy, path.resolve(), text, digest, prov, data), data, prov)
 
 
-def _check_semantics_raw(data: dict, col: _Collector) -> None:
-    # The schema failed; still report unknown check ids and bad params in the same run.
-    checks = data.get("checks")
-    if isinstance(checks, list):
-        for i, entry in enumerate(checks):
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                _check_entry_id_params(i, entry["id"], entry.get("params") or {}, col)
+def _sorted(problems: list[PolicyProblem]) -> list[PolicyProblem]:
+    # The loaded file's problems first, then each baseline's; by line within a file.
+    return sorted(problems, key=lambda p: (p.file is not None, p.file or "", p.line or 0))
 
 
-def _check_entry_id_params(i: int, cid: str, params: Any, col: _Collector):
+# -- checks against the registries and the file system, on the merged raw document --------
+# They run whether or not the schema validated, so one run reports everything.
+
+def _check_semantics(data: dict, col: Collector, *, base_dir: Path, model_override, data_override,
+                     reference_override, check_files: bool, fragment: bool = False) -> None:
+    evalsets = data.get("evalsets") if isinstance(data.get("evalsets"), dict) else {}
+    for name, d in evalsets.items():
+        if isinstance(d, dict):
+            _check_evalset_def(name, d, col)
+    task = data.get("task") if data.get("task") in ("classification", "regression") else None
+    checks = data.get("checks") if isinstance(data.get("checks"), list) else []
+    seen: dict[tuple, int] = {}
+    for i, entry in enumerate(checks):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        params = entry.get("params", {})
+        spec = _check_entry_id_params(i, entry["id"], params, col)
+        if spec is None:
+            continue
+        if task is not None and task not in spec.tasks:
+            col.add(("checks", i, "id"), f"check {entry['id']!r} applies to {sorted(spec.tasks)} models; "
+                    f"this policy's task is {task!r}")
+        es = entry.get("evalset") if entry.get("evalset") is not None else spec.default_evalset
+        if not isinstance(es, str):
+            continue
+        if es != "base" and es not in evalsets:
+            _check_evalset_name(("checks", i, "evalset"), es, evalsets, col)
+        key = (entry["id"], es, repr(sorted(params.items())) if isinstance(params, dict) else repr(params),
+               entry.get("name"))
+        if key in seen:
+            col.add(("checks", i), f"duplicate of checks[{seen[key]}] (same id, evaluation set and params)")
+        seen.setdefault(key, i)
+    if not fragment:
+        _check_model_given(data, col, model_override)
+    if check_files:
+        _check_files(data, col, base_dir, model_override, data_override, reference_override)
+
+
+def _check_entry_id_params(i: int, cid: str, params: Any, col: Collector):
     from audit.checks import closest_ids, get_check
 
     try:
@@ -204,68 +282,103 @@ def _check_entry_id_params(i: int, cid: str, params: Any, col: _Collector):
         col.add(("checks", i, "id"), f"unknown check {cid!r}{hint}")
         return None
     if not isinstance(params, dict):
-        col.add(("checks", i, "params"), f"expected a mapping of parameters; found {params!r}")
-        return spec
+        return spec  # the schema reports a params block that is not a mapping
+    prefix = ("checks", i, "params")
     try:
-        spec.params.model_validate(params)
+        spec.params.model_validate(params, strict=True)
     except ValidationError as err:
-        col.add_validation(err, prefix=("checks", i, "params"), model=spec.params)
+        col.add_validation(err, prefix=prefix, model=spec.params)
+    _check_finite(params, prefix, col)
     return spec
 
 
-def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_override,
-                     reference_override=None) -> None:
+def _check_evalset_def(name: str, d: dict, col: Collector) -> None:
+    from audit.evalsets import get_builder
+
+    kind = d.get("kind")
+    if not isinstance(kind, str):
+        return  # the schema reports it
+    try:
+        b = get_builder(kind)
+    except KeyError:
+        col.add(("evalsets", name, "kind"), f"unknown evaluation-set kind {kind!r}{_kind_hint(kind)}; "
+                f"expected one of {_kinds()}")
+        return
+    params = d.get("params", {})
+    if isinstance(params, dict):
+        try:
+            b.params.model_validate(params, strict=True)
+        except ValidationError as err:
+            col.add_validation(err, prefix=("evalsets", name, "params"), model=b.params)
+        _check_finite(params, ("evalsets", name, "params"), col)
+
+
+def _check_evalset_name(loc: tuple, es: str, evalsets: dict, col: Collector) -> None:
     from audit.evalsets import get_builder, parse_evalset_name
 
-    p = lp.policy
-    seen: dict[tuple, int] = {}
-    for name, d in p.evalsets.items():
-        try:
-            b = get_builder(d.kind)
-            try:
-                b.params.model_validate(d.params)
-            except ValidationError as err:
-                col.add_validation(err, prefix=("evalsets", name, "params"), model=b.params)
-        except KeyError:
-            col.add(("evalsets", name, "kind"), f"unknown evaluation-set kind {d.kind!r}; "
-                    f"expected one of {_kinds()}")
-    for i, c in enumerate(p.checks):
-        spec = _check_entry_id_params(i, c.id, c.params, col)
-        if spec is None:
-            continue
-        if p.task is not None and p.task not in spec.tasks:
-            col.add(("checks", i, "id"), f"check {c.id!r} applies to {sorted(spec.tasks)} models; "
-                    f"this policy's task is {p.task!r}")
-        es = c.evalset or spec.default_evalset
-        if es != "base" and es not in p.evalsets:
-            try:
-                kind, _ = parse_evalset_name(es)
-                get_builder(kind)
-            except ValueError as exc:
-                col.add(("checks", i, "evalset"), str(exc))
-            except KeyError:
-                col.add(("checks", i, "evalset"), f"unknown evaluation set {es!r}; expected 'base', "
-                        f"a name under 'evalsets', or '<kind>[@<severity>]' with kind in {_kinds()}")
-        key = (c.id, es, repr(sorted(c.params.items())), c.name)
-        if key in seen:
-            col.add(("checks", i), f"duplicate of checks[{seen[key]}] (same id, evaluation set and params)")
-        seen[key] = i
-    if p.model is None and not p.models and p.data.prediction is None and model_override is None:
+    try:
+        kind, severity = parse_evalset_name(es)
+    except ValueError as exc:
+        col.add(loc, f"{exc}; expected 'base', a name under 'evalsets', or '<kind>[@<severity>]'")
+        return
+    try:
+        get_builder(kind)
+    except KeyError:
+        named = difflib.get_close_matches(es, list(evalsets), n=1, cutoff=0.6)
+        if named:
+            hint = f"; did you mean the evaluation set {named[0]!r}?"
+        else:
+            hint = f" (unknown kind {kind!r}{_kind_hint(kind)})"
+        col.add(loc, f"unknown evaluation set {es!r}{hint}; expected 'base', a name under 'evalsets', "
+                f"or '<kind>[@<severity>]' with kind in {_kinds()}")
+        return
+    if severity is not None and not math.isfinite(severity):
+        col.add(loc, f"severity of {es!r} must be a finite number; found {severity}")
+
+
+def _kind_hint(kind: str) -> str:
+    close = difflib.get_close_matches(kind, _kinds(), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_finite(value: Any, loc: tuple, col: Collector) -> None:
+    # Check parameter models accept .nan/.inf; no parameter means anything by them.
+    if isinstance(value, float) and not math.isfinite(value):
+        col.add(loc, f"expected a finite number; found {value} (.nan and .inf are not allowed)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, loc + (k,), col)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, loc + (i,), col)
+
+
+def _check_model_given(data: dict, col: Collector, model_override) -> None:
+    d = data.get("data") if isinstance(data.get("data"), dict) else {}
+    if (data.get("model") is None and not data.get("models") and d.get("prediction") is None
+            and model_override is None):
         col.add(("model",), "no model: give 'model' (path or entrypoint), 'models', --model, or "
                 "'data.prediction' for a predictions-only audit")
+
+
+def _check_files(data: dict, col: Collector, base_dir: Path, model_override, data_override,
+                 reference_override) -> None:
     files = []
+    m, d = data.get("model"), data.get("data")
     if model_override is None:
-        if p.model is not None and p.model.path is not None:
-            files.append((("model", "path"), p.model.path))
-        for i, m in enumerate(p.models or []):
-            if m.path is not None:
-                files.append((("models", i, "path"), m.path))
-    if data_override is None:
-        files.append((("data", "path"), p.data.path))
-    if p.data.reference is not None and reference_override is None:
-        files.append((("data", "reference"), p.data.reference))
+        if isinstance(m, dict) and isinstance(m.get("path"), str):
+            files.append((("model", "path"), m["path"]))
+        for i, nm in enumerate(data.get("models") if isinstance(data.get("models"), list) else []):
+            if isinstance(nm, dict) and isinstance(nm.get("path"), str):
+                files.append((("models", i, "path"), nm["path"]))
+    if isinstance(d, dict):
+        if data_override is None and isinstance(d.get("path"), str):
+            files.append((("data", "path"), d["path"]))
+        if reference_override is None and isinstance(d.get("reference"), str):
+            files.append((("data", "reference"), d["reference"]))
     for loc, rel in files:
-        f = lp.resolve(rel)
+        p = Path(rel).expanduser()
+        f = p if p.is_absolute() else base_dir / p
         if loc == ("data", "path") and any(ch in str(rel) for ch in "*?["):
             import glob
 

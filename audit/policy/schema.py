@@ -1,19 +1,38 @@
 """The policy format, version 1, as pydantic models.
 
 Every model forbids unknown keys, so a misspelt key is an error, not a silent
-default. ``audit schema`` prints :func:`policy_json_schema` for editors.
+default, and validates strictly: no lax coercion (``'1000'`` is not an
+integer, ``'yes'`` is not a boolean, ``1.0`` is not the version ``1``; an
+integer where a float is expected is fine). Numbers must be finite (``.nan``
+and ``.inf`` are errors) and threshold bounds ordered. ``audit schema`` prints
+:func:`policy_json_schema` for editors.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from audit.constraints import FeatureConstraint
 
 __all__ = [
+    "FRAMEWORKS",
     "POLICY_VERSION",
+    "CheckRemoval",
+    "Constraint",
     "ModelRef",
     "NamedModelRef",
     "DataRef",
@@ -28,9 +47,54 @@ __all__ = [
 
 POLICY_VERSION = 1
 
+Framework = Literal["eu-ai-act", "nyc-ll144", "eeoc-uniform-guidelines", "nist-ai-rmf", "iso-42001"]
+FRAMEWORKS: tuple[str, ...] = get_args(Framework)
+"""Regulatory frameworks a policy may declare it serves (``frameworks:``)."""
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no lax coercion from strings or floats; allow_inf_nan: bounds must be real numbers.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _exact_version(v: Any) -> Any:
+    # Literal[1] alone accepts 1.0 and True (they compare equal to 1).
+    if type(v) is not int:
+        raise ValueError(f"expected the integer {POLICY_VERSION}; found {v!r} ({type(v).__name__})")
+    return v
+
+
+def _iso_date(v: Any) -> Any:
+    # YAML reads an unquoted 2025-06-30 as a date; a quoted one is a string: accept both, but
+    # nothing else (a timestamp is not a review date).
+    if isinstance(v, datetime):
+        raise ValueError(f"expected a date (YYYY-MM-DD), not a timestamp; found {v.isoformat()!r}")
+    if isinstance(v, date) or v is None:
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        try:
+            return date.fromisoformat(v)
+        except ValueError as exc:
+            raise ValueError(f"expected an ISO date (YYYY-MM-DD); found {v!r}: {exc}") from None
+    raise ValueError(f"expected an ISO date (YYYY-MM-DD); found {v!r}")
+
+
+def _scalar(v: Any) -> Any:
+    # A class label is one value; a list here would silently never match a prediction.
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"expected a finite number; found {v!r}")
+        return v
+    raise ValueError(f"expected a single class label (string, integer, number or boolean); "
+                     f"found {type(v).__name__} {v!r}")
+
+
+Scalar = Annotated[
+    Any, PlainValidator(_scalar),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"},
+                              {"type": "boolean"}, {"type": "null"}]})]
 
 
 class ModelRef(_Strict):
@@ -38,7 +102,6 @@ class ModelRef(_Strict):
 
     path: str | None = Field(None, description="Model file, relative to the policy file.")
     entrypoint: str | None = Field(None, description="'package.module:attribute' returning the model.")
-    trust: bool = Field(False, description="Allow loading pickle/joblib files (they execute code).")
     batch_size: int = Field(65_536, gt=0, description="Rows per call to the model.")
 
     @model_validator(mode="after")
@@ -46,6 +109,11 @@ class ModelRef(_Strict):
         if (self.path is None) == (self.entrypoint is None):
             raise ValueError("give exactly one of 'path' or 'entrypoint'")
         return self
+
+    @property
+    def trust(self) -> bool:
+        """Always False: a policy never grants trust (``--trust-model`` on the command line does)."""
+        return False
 
 
 class NamedModelRef(ModelRef):
@@ -99,18 +167,35 @@ class Threshold(_Strict):
     blocking: bool = True
     reference: str | None = Field(None, description="The rule or regulation clause this implements.")
     max_regression: Regression | None = None
+    locked: bool = Field(
+        False, description="In a baseline: a policy that extends it may tighten this threshold but "
+        "not loosen it, change the parameters this check sets, or remove it.")
 
     @model_validator(mode="after")
     def _bounds(self):
         if all(v is None for v in (self.min, self.max, self.warn_min, self.warn_max)):
             raise ValueError("give at least one bound: min, max, warn_min or warn_max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
-        if self.warn_min is not None and self.min is not None and self.warn_min < self.min:
-            raise ValueError(f"warn_min ({self.warn_min}) is below min ({self.min}); it can never warn")
-        if self.warn_max is not None and self.max is not None and self.warn_max > self.max:
-            raise ValueError(f"warn_max ({self.warn_max}) is above max ({self.max}); it can never warn")
+        given = [(k, getattr(self, k)) for k in BOUND_ORDER if getattr(self, k) is not None]
+        wrong = [_misordered(a, va, b, vb) for i, (a, va) in enumerate(given)
+                 for b, vb in given[i + 1:] if va > vb]
+        if wrong:
+            raise ValueError("; ".join(wrong) + "; bounds must satisfy min <= warn_min <= warn_max <= max")
         return self
+
+
+BOUND_ORDER = ("min", "warn_min", "warn_max", "max")
+"""Bounds of a threshold in the order their values must follow."""
+
+
+def _misordered(a: str, va: float, b: str, vb: float) -> str:
+    # Keep the historical wording for the three cases that were checked before.
+    if (a, b) == ("min", "max"):
+        return f"min ({va}) is above max ({vb})"
+    if (a, b) == ("min", "warn_min"):
+        return f"warn_min ({vb}) is below min ({va}); it can never warn"
+    if (a, b) == ("warn_max", "max"):
+        return f"warn_max ({va}) is above max ({vb}); it can never warn"
+    return f"{a} ({va}) is above {b} ({vb}); every value that passes would warn"
 
 
 class CheckEntry(_Strict):
@@ -129,6 +214,48 @@ class EvalSetDef(_Strict):
     kind: str
     severity: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Constraint(FeatureConstraint):
+    """A feature constraint as a policy states it: strict, finite, and of one kind.
+
+    ``categories`` describe a non-numeric feature; ``min``, ``max`` and
+    ``integer`` a numeric one: giving both kinds is an error. Whether the
+    column really is numeric is checked against the data at run time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    categories: list[bool | int | float | str] | None = Field(
+        None, min_length=1, description="Allowed values of a non-numeric feature.")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.categories is not None:
+            numeric = [k for k in ("min", "max", "integer") if getattr(self, k) not in (None, False)]
+            if numeric:
+                raise ValueError(f"categories describe a non-numeric feature, but {numeric} describe a "
+                                 "numeric one; give either categories or min/max/integer")
+            seen, repeated = [], []
+            for c in self.categories:
+                # bool is an int and 1 == 1.0 in Python: compare with the type, as the data would.
+                key = (type(c).__name__, c)
+                if key in seen and c not in repeated:
+                    repeated.append(c)
+                seen.append(key)
+            if repeated:
+                raise ValueError(f"categories repeat {repeated}")
+        return self
+
+
+class CheckRemoval(_Strict):
+    """A check of a baseline that a policy extending it drops, with the reason (``remove:``)."""
+
+    id: str = Field(description="Id of the inherited check.")
+    evalset: str | None = Field(None, description="Its evaluation set, when not the check's default.")
+    name: str | None = Field(None, description="Its name, when the baseline gave one.")
+    reason: str = Field(min_length=1, pattern=r"\S", description="Why this policy drops the check "
+                        "(shown in the report).")
 
 
 class Defaults(_Strict):
@@ -160,21 +287,44 @@ class Execution(_Strict):
 class Policy(_Strict):
     """An audit policy, version 1."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_exact_version)]
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
     description: str = ""
+    owner: str | None = Field(None, min_length=1, description="Who answers for this policy.")
+    approved_by: str | None = Field(None, min_length=1, description="Who approved this version.")
+    review_by: Annotated[date | None, BeforeValidator(_iso_date)] = Field(
+        None, description="ISO date (YYYY-MM-DD) by which the policy must be reviewed again.")
+    frameworks: list[Framework] = Field(
+        default_factory=list, json_schema_extra={"uniqueItems": True},
+        description="Regulatory frameworks this policy is meant to evidence.")
+    baseline: bool = Field(
+        False, description="This file is a baseline, only meant to be extended: it may leave out "
+        "data, checks and the model, and does not run on its own. Not inherited.")
+    extends: list[str] | None = Field(
+        None, min_length=1, description="Baseline policies this one builds on, relative to this file. "
+        "load_policy merges them; the effective policy it returns has no 'extends'.")
+    remove: list[CheckRemoval] | None = Field(
+        None, min_length=1, description="Checks of the baselines this policy drops, each with a reason.")
     task: Literal["classification", "regression"] | None = None
-    pos_label: Any = None
-    seed: int = 0
+    pos_label: Scalar = Field(None, description="The positive class: one label.")
+    seed: int = Field(0, ge=0)
     model: ModelRef | None = None
     models: list[NamedModelRef] | None = Field(
         None, min_length=1, description="Several candidate models: every check runs on each.")
     data: DataRef
     defaults: Defaults = Field(default_factory=Defaults)
-    constraints: dict[str, FeatureConstraint] = Field(default_factory=dict)
+    constraints: dict[str, Constraint] = Field(default_factory=dict)
     evalsets: dict[str, EvalSetDef] = Field(default_factory=dict)
     checks: list[CheckEntry] = Field(min_length=1)
     execution: Execution = Field(default_factory=Execution)
+
+    @field_validator("frameworks")
+    @classmethod
+    def _unique_frameworks(cls, v: list[str]) -> list[str]:
+        repeated = sorted({f for f in v if v.count(f) > 1})
+        if repeated:
+            raise ValueError(f"frameworks repeat {repeated}")
+        return v
 
     @model_validator(mode="after")
     def _one_model_key(self):
