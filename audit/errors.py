@@ -7,6 +7,7 @@ One root, so a caller can catch everything the toolkit raises on purpose::
     │   ├── PolicyError       the policy file: bad YAML, unknown keys, bad values (collects every problem)
     │   ├── ModelLoadError    the model could not be loaded
     │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
+    │   ├── MissingExtraError an optional extra (onnx, mlflow, ...) is not installed
     │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
     ├── ExecutionError        a partition of a streamed audit failed after the executor's retries;
     │                         nothing is reported (exit code 2)
@@ -28,6 +29,7 @@ __all__ = [
     "PolicyProblem",
     "ModelLoadError",
     "UntrustedModelError",
+    "MissingExtraError",
     "DataError",
     "ExecutionError",
     "CheckError",
@@ -97,6 +99,10 @@ class ModelLoadError(InputError):
 
 class UntrustedModelError(ModelLoadError):
     """A pickle or joblib model was given without ``--trust-model``."""
+
+
+class MissingExtraError(InputError):
+    """A feature needs an optional extra that is not installed (``pip install 'audit[onnx]'``)."""
 
 
 class DataError(InputError):

@@ -63,6 +63,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         ("models", int): S.NamedModelRef, ("checks", int): S.CheckEntry, ("checks", int, "threshold"): S.Threshold,
         ("checks", int, "threshold", "max_regression"): S.Regression,
         ("constraints", str): FeatureConstraint, ("evalsets", str): S.EvalSetDef,
+        ("model", "onnx"): S.OnnxOptions, ("models", int, "onnx"): S.OnnxOptions,
     }
     shape = tuple(int if isinstance(p, int) else p for p in loc)
     if len(loc) >= 2 and loc[0] in ("constraints", "evalsets"):
@@ -234,7 +235,7 @@ def _check_semantics(lp: LoadedPolicy, col: _Collector, model_override, data_ove
             col.add(("checks", i), f"duplicate of checks[{seen[key]}] (same id, evaluation set and params)")
         seen[key] = i
     if p.model is None and not p.models and p.data.prediction is None and model_override is None:
-        col.add(("model",), "no model: give 'model' (path or entrypoint), 'models', --model, or "
+        col.add(("model",), "no model: give 'model' (path, entrypoint or mlflow), 'models', --model, or "
                 "'data.prediction' for a predictions-only audit")
     files = []
     if model_override is None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from audit.constraints import FeatureConstraint
+from audit.models.onnx import OnnxOptions
 
 __all__ = [
     "POLICY_VERSION",
@@ -34,17 +35,40 @@ class _Strict(BaseModel):
 
 
 class ModelRef(_Strict):
-    """Where the model comes from: a file (skops, joblib, pickle) or a Python entry point."""
+    """Where the model comes from: a file (skops, ONNX, joblib, pickle), a Python entry point, or
+    an MLflow model URI."""
 
     path: str | None = Field(None, description="Model file, relative to the policy file.")
     entrypoint: str | None = Field(None, description="'package.module:attribute' returning the model.")
+    mlflow: str | None = Field(
+        None,
+        description="MLflow model URI: 'models:/<name>/<version>' or 'runs:/<run id>/<path>'. Loading it "
+                    "runs code from the model: it needs --trust-model on the command line.")
     trust: bool = Field(False, description="Allow loading pickle/joblib files (they execute code).")
     batch_size: int = Field(65_536, gt=0, description="Rows per call to the model.")
+    onnx: OnnxOptions | None = Field(None, description="Inputs and outputs of an .onnx model file.")
+
+    @field_validator("mlflow")
+    @classmethod
+    def _mlflow_uri(cls, v):
+        if v is not None and not (v.startswith(("models:/", "runs:/")) and len(v.split(":/", 1)[1]) > 0
+                                  and not any(ch.isspace() for ch in v)):
+            raise ValueError(f"expected an MLflow model URI 'models:/<name>/<version>' or "
+                             f"'runs:/<run id>/<path>'; found {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.path is None) == (self.entrypoint is None):
-            raise ValueError("give exactly one of 'path' or 'entrypoint'")
+        given = [k for k in ("path", "entrypoint", "mlflow") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'path', 'entrypoint' or 'mlflow'"
+                             + (f"; found {given}" if given else ""))
+        if self.mlflow is not None and self.trust:
+            # Trust is granted by the person running the audit, never by the file they were given.
+            raise ValueError("'trust' cannot be set for an MLflow model: loading it runs code, which only "
+                             "--trust-model on the command line can allow")
+        if self.onnx is not None and not (self.path or "").lower().endswith(".onnx"):
+            raise ValueError(f"'onnx' options apply to a '.onnx' model file; path is {self.path!r}")
         return self
 
 
