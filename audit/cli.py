@@ -72,12 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of the policy format")
     val = sub.add_parser("validate", help="validate a policy file without running it")
     val.add_argument("policy")
+    val.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: print {valid, problems: [{path, line, message}]} on stdout")
 
     cmp = sub.add_parser("compare", help="compare two runs; exit 1 on a regression")
     cmp.add_argument("before", help="results.json (or report folder) of the earlier run")
     cmp.add_argument("after", help="results.json (or report folder) of the later run")
     cmp.add_argument("--out", default=None, help="folder for compare.html / compare.pdf (optional)")
     cmp.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+    cmp.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: print the comparison as one JSON object on stdout")
 
     hist = sub.add_parser("history", help="trend report over every run in a reports folder")
     hist.add_argument("reports", help="folder holding report folders (each with results.json)")
@@ -87,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(sp) -> None:
+    from audit.publish import add_output_options
+
+    add_output_options(sp)
     sp.add_argument("--out", default="reports", help="folder for report folders (default: %(default)s)")
     sp.add_argument("--seed", type=int, default=None, help="override the policy's seed")
     sp.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster)")
@@ -140,36 +147,45 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*HarfBuzz.*")
 
 
-def _finish(results, args) -> int:
-    """Write one report per audited model (plus a side-by-side one for several); the worst exit code."""
+def _finish(results, args, lenient: bool = False) -> int:
+    """Write one report per audited model (plus a side-by-side one for several), then publish
+    them (Markdown summary, MLflow, JSON); the worst exit code (0 when ``lenient``, the demo)."""
     from rich.console import Console
 
+    from audit.publish import publish
     from audit.report.console import print_summary
     from audit.report.writer import write_report
 
     console = Console()
+    text = args.format != "json"  # with json, stdout carries the JSON object only
+    folders, side = [], None
     for result in results:
         folder = write_report(result, args.out, pdf=not args.no_pdf)
-        if not args.quiet:
+        folders.append(folder)
+        if text and not args.quiet:
             print_summary(result, console=console)
             console.print(f"report: [bold]{folder}[/bold]")
-        else:
+        elif text:
             print(folder)
     if len(results) > 1:
         from audit.report.trends import write_models_report
 
-        folder = write_models_report(results, args.out, pdf=not args.no_pdf)
-        print(f"side-by-side report: {folder}")
-    return max(r.summary.exit_code for r in results)
+        side = write_models_report(results, args.out, pdf=not args.no_pdf)
+        if text:
+            print(f"side-by-side report: {side}")
+    code = max(r.summary.exit_code for r in results)
+    return publish(results, folders, args, exit_code=0 if lenient else code, side_by_side=side)
 
 
 def _cmd_run(args) -> int:
+    from audit.publish import preflight
     from audit.runner import RunOptions, run_policy_file_all
 
+    preflight(args)
     _quiet_libraries()
     opts = RunOptions(models=tuple(args.model or ()), data=args.data, reference=args.reference,
                       seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
-                      progress=not args.quiet, **_scaling(args))
+                      progress=not (args.quiet or args.format == "json"), **_scaling(args))
     return _finish(run_policy_file_all(args.policy, opts), args)
 
 
@@ -179,9 +195,12 @@ def _scaling(args) -> dict:
 
 
 def _cmd_demo(args) -> int:
+    from audit.publish import preflight
     from audit.runner import RunOptions, run_policy_file_all
 
+    preflight(args)
     _quiet_libraries()
+    quiet = args.quiet or args.format == "json"
     work = Path(args.work)
     if args.torch:
         from audit.data.digits_demo import write_digits_demo
@@ -190,24 +209,26 @@ def _cmd_demo(args) -> int:
         # retrains the seeded network, so no pickle is loaded).
         paths = write_digits_demo(work, seed=0 if args.seed is None else args.seed)
         policy = paths["policy"]
-        opts = RunOptions(seed=args.seed, progress=not args.quiet, **_scaling(args))
+        opts = RunOptions(seed=args.seed, progress=not quiet, **_scaling(args))
     else:
         from audit.data.demo import write_demo
 
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
         policy = _repo_policies() / "demo.yaml"
         opts = RunOptions(models=(str(paths["model"]),), data=str(paths["holdout"]),
-                          reference=str(paths["train"]), seed=args.seed, progress=not args.quiet,
+                          reference=str(paths["train"]), seed=args.seed, progress=not quiet,
                           **_scaling(args))
-    if not args.quiet:
+    if not quiet:
         print(f"demo data and model written to {work}/; auditing with {policy}")
-    code = _finish(run_policy_file_all(policy, opts), args)
-    if code and not args.strict:
-        if not args.quiet:
+    results = run_policy_file_all(policy, opts)
+    code = max(r.summary.exit_code for r in results)
+    published = _finish(results, args, lenient=not args.strict)
+    if code and not args.strict and published == 0:
+        if not quiet:
             print("The demo fails some checks on purpose (its data has a built-in disparity); "
                   "`audit run` would exit 1 here. Use --strict to get that exit code.")
         return 0
-    return code
+    return published
 
 
 def _cmd_checks(args) -> int:
@@ -254,8 +275,21 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_validate(args) -> int:
+    from audit.errors import PolicyError
     from audit.policy import load_policy
 
+    if args.format == "json":
+        from audit.publish import print_json
+
+        try:
+            lp = load_policy(args.policy)
+        except PolicyError as exc:
+            print_json({"valid": False, "policy": args.policy, "exit_code": 2, "problems": [
+                {"path": p.path, "line": p.line, "message": p.message} for p in exc.problems]})
+            return 2
+        print_json({"valid": True, "policy": args.policy, "exit_code": 0, "name": lp.policy.name,
+                    "checks": len(lp.policy.checks), "problems": []})
+        return 0
     lp = load_policy(args.policy)
     print(f"{args.policy}: valid (policy {lp.policy.name!r}, {len(lp.policy.checks)} checks)")
     return 0
@@ -267,10 +301,17 @@ def _cmd_compare(args) -> int:
 
     a, b = load_results(args.before), load_results(args.after)
     cmp = compare_runs(a, b)
+    code = 1 if cmp["regressions"] else 0
+    if args.format == "json":
+        from audit.publish import print_json
+
+        report = write_comparison(cmp, args.out, pdf=not args.no_pdf) if args.out else None
+        print_json({"exit_code": code, **cmp, "report": str(report) if report else None})
+        return code
     print_comparison(cmp)
     if args.out:
         print(f"report: {write_comparison(cmp, args.out, pdf=not args.no_pdf)}")
-    return 1 if cmp["regressions"] else 0
+    return code
 
 
 def _cmd_history(args) -> int:

@@ -9,6 +9,7 @@ One root, so a caller can catch everything the toolkit raises on purpose::
     │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
     │   ├── MissingExtraError an optional extra (onnx, mlflow, ...) is not installed
     │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
+    ├── IntegrationError      the report was written but could not be sent on (MLflow); exit code 2
     ├── ExecutionError        a partition of a streamed audit failed after the executor's retries;
     │                         nothing is reported (exit code 2)
     └── CheckError            raised inside a check; the runner turns it into an ERROR result
@@ -32,6 +33,7 @@ __all__ = [
     "MissingExtraError",
     "DataError",
     "ExecutionError",
+    "IntegrationError",
     "CheckError",
     "CheckSkipped",
 ]
@@ -47,6 +49,13 @@ class ExecutionError(AuditError):
     Raised instead of reporting results computed from the partitions that did
     succeed. The CLI exits with code 2: nothing was audited.
     """
+
+    exit_code = 2
+
+
+class IntegrationError(AuditError):
+    """The audit ran and its report folder was written, but sending the evidence to another
+    system (an MLflow tracking server) failed. The CLI exits with code 2."""
 
     exit_code = 2
 
