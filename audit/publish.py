@@ -142,7 +142,9 @@ def _log_mlflow(results, folders, side_by_side, experiment: str | None) -> dict:
 
     if len(results) == 1:
         return {"parent": None, "runs": [log_audit(results[0], folders[0], experiment=experiment)]}
-    logged = log_audits(results, folders, experiment=experiment, parent_folder=side_by_side)
+    # The side-by-side writer returns its HTML file; the parent run gets that file's folder.
+    side_folder = side_by_side.parent if side_by_side is not None and side_by_side.is_file() else side_by_side
+    logged = log_audits(results, folders, experiment=experiment, parent_folder=side_folder)
     return {"parent": logged.parent, "runs": logged.children}
 
 
