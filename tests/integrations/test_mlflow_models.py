@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
@@ -20,7 +21,7 @@ from audit.models.mlflow import load_mlflow_model  # noqa: E402
 class Halves(mlflow.pyfunc.PythonModel):
     """A pyfunc without a scikit-learn flavor: 1 when income is above 40,000."""
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return (model_input["income"] > 40_000).astype(int).to_numpy()
 
 
