@@ -81,12 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "(a repository without the data)")
     val.add_argument("--show-effective", action="store_true",
                      help="print each policy as it runs (baselines merged) as YAML on stdout")
+    val.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: print one object per file, {policy, valid, problems: [{path, line, message}]}, "
+                     "as a JSON list on stdout")
 
     cmp = sub.add_parser("compare", help="compare two runs; exit 1 on a regression")
     cmp.add_argument("before", help="results.json (or report folder) of the earlier run")
     cmp.add_argument("after", help="results.json (or report folder) of the later run")
     cmp.add_argument("--out", default=None, help="folder for compare.html / compare.pdf (optional)")
     cmp.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+    cmp.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: print the comparison as one JSON object on stdout")
 
     hist = sub.add_parser("history", help="trend report over every run in a reports folder")
     hist.add_argument("reports", help="folder holding report folders (each with results.json)")
@@ -96,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(sp) -> None:
+    from audit.publish import add_output_options
+
+    add_output_options(sp)
     sp.add_argument("--out", default="reports", help="folder for report folders (default: %(default)s)")
     sp.add_argument("--seed", type=int, default=None, help="override the policy's seed")
     sp.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster)")
@@ -149,36 +157,46 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*HarfBuzz.*")
 
 
-def _finish(results, args) -> int:
-    """Write one report per audited model (plus a side-by-side one for several); the worst exit code."""
+def _finish(results, args, lenient: bool = False) -> int:
+    """Write one report per audited model (plus a side-by-side one for several), then publish
+    them (Markdown summary, MLflow, JSON); the worst exit code (0 when ``lenient``, the demo)."""
     from rich.console import Console
 
+    from audit.publish import publish
     from audit.report.console import print_summary
     from audit.report.writer import write_report
 
     console = Console()
+    text = args.format != "json"  # with json, stdout carries the JSON object only
+    folders, side = [], None
     for result in results:
         folder = write_report(result, args.out, pdf=not args.no_pdf)
-        if not args.quiet:
+        folders.append(folder)
+        if text and not args.quiet:
             print_summary(result, console=console)
             console.print(f"report: [bold]{folder}[/bold]")
-        else:
+        elif text:
             print(folder)
     if len(results) > 1:
         from audit.report.trends import write_models_report
 
-        folder = write_models_report(results, args.out, pdf=not args.no_pdf)
-        print(f"side-by-side report: {folder}")
-    return max(r.summary.exit_code for r in results)
+        side = write_models_report(results, args.out, pdf=not args.no_pdf)
+        if text:
+            print(f"side-by-side report: {side}")
+    code = max(r.summary.exit_code for r in results)
+    return publish(results, folders, args, exit_code=0 if lenient else code, side_by_side=side)
 
 
 def _cmd_run(args) -> int:
     from audit.api import run_models
+    from audit.publish import preflight
+    from audit.trust import trust_granted
 
+    preflight(args)
     _quiet_libraries()
     results = run_models(args.policy, list(args.model or ()), data=args.data, reference=args.reference,
-                         seed=args.seed, trust_model=args.trust_model, baseline=args.baseline,
-                         progress=not args.quiet, **_scaling(args))
+                         seed=args.seed, trust_model=trust_granted(args.trust_model), baseline=args.baseline,
+                         progress=not (args.quiet or args.format == "json"), **_scaling(args))
     return _finish(results, args)
 
 
@@ -189,8 +207,11 @@ def _scaling(args) -> dict:
 
 def _cmd_demo(args) -> int:
     from audit.api import run_models
+    from audit.publish import preflight
 
+    preflight(args)
     _quiet_libraries()
+    quiet = args.quiet or args.format == "json"
     work = Path(args.work)
     if args.torch:
         from audit.data.digits_demo import write_digits_demo
@@ -206,17 +227,18 @@ def _cmd_demo(args) -> int:
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
         policy = _repo_policies() / "demo.yaml"
         models, data, reference = [str(paths["model"])], str(paths["holdout"]), str(paths["train"])
-    if not args.quiet:
+    if not quiet:
         print(f"demo data and model written to {work}/; auditing with {policy}")
     results = run_models(policy, models, data=data, reference=reference, seed=args.seed,
-                         progress=not args.quiet, **_scaling(args))
-    code = _finish(results, args)
-    if code and not args.strict:
-        if not args.quiet:
+                         progress=not quiet, **_scaling(args))
+    code = max(r.summary.exit_code for r in results)
+    published = _finish(results, args, lenient=not args.strict)
+    if code and not args.strict and published == 0:
+        if not quiet:
             print("The demo fails some checks on purpose (its data has a built-in disparity); "
                   "`audit run` would exit 1 here. Use --strict to get that exit code.")
         return 0
-    return code
+    return published
 
 
 def _cmd_checks(args) -> int:
@@ -268,14 +290,18 @@ def _cmd_validate(args) -> int:
     from audit.errors import PolicyError
     from audit.policy import effective_yaml, review_overdue, validate_policy
 
-    # With --show-effective stdout carries only YAML; the status lines go to stderr.
-    status = sys.stderr if args.show_effective else sys.stdout
-    bad = 0
+    as_json = args.format == "json"
+    # With --show-effective (or --format json) stdout carries only YAML (JSON); status goes to stderr.
+    status = sys.stderr if args.show_effective or as_json else sys.stdout
+    bad, report = 0, []
     for i, file in enumerate(args.policy):
         try:
             checked = validate_policy(file, check_files=not args.schema_only)
         except PolicyError as exc:
             bad += 1
+            report.append({"policy": file, "valid": False, "problems": [
+                {"path": p.path, "line": p.line, "file": p.file or exc.file, "message": p.message}
+                for p in exc.problems]})
             for p in exc.problems:
                 where = p.file or exc.file
                 where += f":{p.line}" if p.line is not None else ""
@@ -285,12 +311,17 @@ def _cmd_validate(args) -> int:
         bases = f", extends {', '.join(f.name for f in prov.files[:-1])}" if prov.inherited else ""
         what = "baseline" if checked.is_baseline else "policy"
         n = len(doc.get("checks") or [])
+        report.append({"policy": file, "valid": True, "name": doc.get("name"), "checks": n, "problems": []})
         print(f"{file}: valid ({what} {doc.get('name')!r}, {n} checks{bases})", file=status)
         if checked.loaded is not None and review_overdue(checked.loaded.policy, date.today()):
             print(f"{file}: note: review_by {checked.loaded.policy.review_by.isoformat()} has passed; "
                   "the policy is due for review", file=status)
-        if args.show_effective:
+        if args.show_effective and not as_json:
             print(("---\n" if i else "") + effective_yaml(doc, prov), end="")
+    if as_json:
+        from audit.publish import print_json
+
+        print_json(report)
     return 2 if bad else 0
 
 
@@ -300,10 +331,17 @@ def _cmd_compare(args) -> int:
 
     a, b = load_results(args.before), load_results(args.after)
     cmp = compare_runs(a, b)
+    code = 1 if cmp["regressions"] else 0
+    if args.format == "json":
+        from audit.publish import print_json
+
+        report = write_comparison(cmp, args.out, pdf=not args.no_pdf) if args.out else None
+        print_json({"exit_code": code, **cmp, "report": str(report) if report else None})
+        return code
     print_comparison(cmp)
     if args.out:
         print(f"report: {write_comparison(cmp, args.out, pdf=not args.no_pdf)}")
-    return 1 if cmp["regressions"] else 0
+    return code
 
 
 def _cmd_history(args) -> int:

@@ -7,7 +7,9 @@ One root, so a caller can catch everything the toolkit raises on purpose::
     │   ├── PolicyError       the policy file: bad YAML, unknown keys, bad values (collects every problem)
     │   ├── ModelLoadError    the model could not be loaded
     │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
+    │   ├── MissingExtraError an optional extra (onnx, mlflow, ...) is not installed
     │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
+    ├── IntegrationError      the report was written but could not be sent on (MLflow); exit code 2
     ├── ExecutionError        a partition of a streamed audit failed after the executor's retries;
     │                         nothing is reported (exit code 2)
     └── CheckError            raised inside a check; the runner turns it into an ERROR result
@@ -28,8 +30,10 @@ __all__ = [
     "PolicyProblem",
     "ModelLoadError",
     "UntrustedModelError",
+    "MissingExtraError",
     "DataError",
     "ExecutionError",
+    "IntegrationError",
     "CheckError",
     "CheckSkipped",
 ]
@@ -45,6 +49,13 @@ class ExecutionError(AuditError):
     Raised instead of reporting results computed from the partitions that did
     succeed. The CLI exits with code 2: nothing was audited.
     """
+
+    exit_code = 2
+
+
+class IntegrationError(AuditError):
+    """The audit ran and its report folder was written, but sending the evidence to another
+    system (an MLflow tracking server) failed. The CLI exits with code 2."""
 
     exit_code = 2
 
@@ -103,6 +114,10 @@ class ModelLoadError(InputError):
 
 class UntrustedModelError(ModelLoadError):
     """A pickle or joblib model was given without ``--trust-model``."""
+
+
+class MissingExtraError(InputError):
+    """A feature needs an optional extra that is not installed (``pip install 'audit[onnx]'``)."""
 
 
 class DataError(InputError):

@@ -1,9 +1,11 @@
 """Loading models safely.
 
 skops files are loaded with skops' own allow-list, which executes no code;
+ONNX files are graphs run by onnxruntime, which executes no code from them;
 pickle and joblib files execute arbitrary code when loaded, so they need an
-explicit ``trust`` (``--trust-model``). An entry point ``package.module:attr``
-is code the user named, so importing it is the user's explicit choice.
+explicit ``trust`` (``--trust-model``), and so do MLflow models (unpickled, or
+code they ship imported). An entry point ``package.module:attr`` is code the
+user named, so importing it is the user's explicit choice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from audit.errors import ModelLoadError, UntrustedModelError
 from audit.models.adapter import DEFAULT_BATCH, ModelAdapter
 
-__all__ = ["load_model", "file_sha256"]
+__all__ = ["load_model", "file_sha256", "model_manifest"]
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
 
@@ -30,19 +32,27 @@ def file_sha256(path: str | Path) -> str:
 
 
 def load_model(path: str | Path | None = None, *, entrypoint: str | None = None, trust: bool = False,
-               batch_size: int = DEFAULT_BATCH) -> ModelAdapter:
-    """Load a model file or entry point behind a :class:`ModelAdapter`.
+               batch_size: int = DEFAULT_BATCH, mlflow: str | None = None,
+               onnx: object = None) -> ModelAdapter:
+    """Load a model file, entry point or MLflow model behind a :class:`ModelAdapter`.
 
     Parameters
     ----------
     path : str or Path, optional
-        ``.skops`` (safe), or ``.joblib`` / ``.pkl`` / ``.pickle`` (needs ``trust``).
+        ``.skops`` (safe), ``.onnx`` (safe; needs the onnx extra), or ``.joblib`` /
+        ``.pkl`` / ``.pickle`` (needs ``trust``).
     entrypoint : str, optional
         ``package.module:attribute``; a callable without ``predict`` is called to make the model.
     trust : bool
-        Allow pickle-based formats (they can run arbitrary code when loaded).
+        Allow pickle-based formats and MLflow models (they can run arbitrary code when loaded).
     batch_size : int
         Rows per call to the model.
+    mlflow : str, optional
+        ``models:/<name>/<version>`` or ``runs:/<run id>/<path>`` (needs ``trust`` and the
+        mlflow extra); see :func:`audit.models.mlflow.load_mlflow_model`. Its manifest entry
+        is ``adapter.meta["manifest"]`` (see :func:`model_manifest`).
+    onnx : OnnxOptions or dict, optional
+        Output names and input layout of an ``.onnx`` file (:class:`audit.models.onnx.OnnxOptions`).
 
     Raises
     ------
@@ -51,6 +61,12 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     ModelLoadError
         Anything else that stops the model from loading.
     """
+    if mlflow is not None:
+        from audit.models.mlflow import load_mlflow_model
+
+        return load_mlflow_model(mlflow, trust=trust, batch_size=batch_size)[0]
+    if path is not None and Path(path).suffix.lower() == ".onnx":
+        return _from_onnx(Path(path), onnx, batch_size)
     if entrypoint is not None:
         est = _from_entrypoint(entrypoint)
         source = entrypoint
@@ -65,6 +81,32 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     adapter = wrap_model(est, source=source, batch_size=batch_size)
     # The hash at load time: a later reload (cold-start profile) checks it is the same file.
     adapter.meta.update({"trust": trust, "sha256": file_sha256(path) if entrypoint is None else None})
+    return adapter
+
+
+def model_manifest(adapter: ModelAdapter) -> dict:
+    """What the manifest records of a loaded model (``files.model``).
+
+    ``source``, ``kind`` and ``sha256`` (of the file, or of an MLflow model's files), plus
+    what the loader recorded: for MLflow the URI, registered name and version, run id and
+    flavor; for ONNX the inputs and outputs read.
+    """
+    entry = {"source": adapter.source, "kind": adapter.kind, "sha256": (adapter.meta or {}).get("sha256")}
+    entry.update((adapter.meta or {}).get("manifest", {}))
+    return entry
+
+
+def _from_onnx(path: Path, options, batch_size: int) -> ModelAdapter:
+    from audit.models.onnx import load_onnx
+
+    if not path.exists():
+        raise ModelLoadError(f"model file not found: {path}")
+    est = load_onnx(path, options)
+    digest = file_sha256(path)
+    adapter = ModelAdapter(est, kind="onnx", source=str(path), batch_size=batch_size)
+    adapter.meta.update({"trust": False, "sha256": digest, "manifest": {
+        "onnx": {"inputs": [n for n, _, _ in est.inputs], "label_output": est.label_output,
+                 "proba_output": est.proba_output}}})
     return adapter
 
 
@@ -119,7 +161,7 @@ def _from_file(path: Path, trust: bool):
             return joblib.load(path)
         except Exception as exc:
             raise ModelLoadError(f"{path}: cannot load the {suffix} file: {exc}") from exc
-    raise ModelLoadError(f"{path}: unknown model format {suffix!r}; expected .skops, or "
+    raise ModelLoadError(f"{path}: unknown model format {suffix!r}; expected .skops, .onnx, or "
                          f"{sorted(PICKLE_SUFFIXES)} with --trust-model, or an entry point 'module:attr'")
 
 

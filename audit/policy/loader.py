@@ -77,6 +77,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         ("models", int): S.NamedModelRef, ("checks", int): S.CheckEntry, ("checks", int, "threshold"): S.Threshold,
         ("checks", int, "threshold", "max_regression"): S.Regression, ("execution",): S.Execution,
         ("constraints", str): S.Constraint, ("evalsets", str): S.EvalSetDef, ("remove", int): S.CheckRemoval,
+        ("model", "onnx"): S.OnnxOptions, ("models", int, "onnx"): S.OnnxOptions,
     }
     shape = tuple(int if isinstance(p, int) else p for p in loc)
     if len(loc) >= 2 and loc[0] in ("constraints", "evalsets"):
@@ -357,7 +358,7 @@ def _check_model_given(data: dict, col: Collector, model_override) -> None:
     d = data.get("data") if isinstance(data.get("data"), dict) else {}
     if (data.get("model") is None and not data.get("models") and d.get("prediction") is None
             and model_override is None):
-        col.add(("model",), "no model: give 'model' (path or entrypoint), 'models', --model, or "
+        col.add(("model",), "no model: give 'model' (path, entrypoint or mlflow), 'models', --model, or "
                 "'data.prediction' for a predictions-only audit")
 
 

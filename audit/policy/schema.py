@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from audit.constraints import FeatureConstraint
+from audit.models.onnx import OnnxOptions
 
 __all__ = [
     "FRAMEWORKS",
@@ -98,16 +99,35 @@ Scalar = Annotated[
 
 
 class ModelRef(_Strict):
-    """Where the model comes from: a file (skops, joblib, pickle) or a Python entry point."""
+    """Where the model comes from: a file (skops, ONNX, joblib, pickle), a Python entry point, or
+    an MLflow model URI."""
 
     path: str | None = Field(None, description="Model file, relative to the policy file.")
     entrypoint: str | None = Field(None, description="'package.module:attribute' returning the model.")
+    mlflow: str | None = Field(
+        None,
+        description="MLflow model URI: 'models:/<name>/<version>' or 'runs:/<run id>/<path>'. Loading it "
+                    "runs code from the model: it needs --trust-model on the command line.")
     batch_size: int = Field(65_536, gt=0, description="Rows per call to the model.")
+    onnx: OnnxOptions | None = Field(None, description="Inputs and outputs of an .onnx model file.")
+
+    @field_validator("mlflow")
+    @classmethod
+    def _mlflow_uri(cls, v):
+        if v is not None and not (v.startswith(("models:/", "runs:/")) and len(v.split(":/", 1)[1]) > 0
+                                  and not any(ch.isspace() for ch in v)):
+            raise ValueError(f"expected an MLflow model URI 'models:/<name>/<version>' or "
+                             f"'runs:/<run id>/<path>'; found {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.path is None) == (self.entrypoint is None):
-            raise ValueError("give exactly one of 'path' or 'entrypoint'")
+        given = [k for k in ("path", "entrypoint", "mlflow") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'path', 'entrypoint' or 'mlflow'"
+                             + (f"; found {given}" if given else ""))
+        if self.onnx is not None and not (self.path or "").lower().endswith(".onnx"):
+            raise ValueError(f"'onnx' options apply to a '.onnx' model file; path is {self.path!r}")
         return self
 
     @property

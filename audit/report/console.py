@@ -41,14 +41,30 @@ def print_summary(result: AuditResult, console: Any = None) -> None:
     from rich.text import Text
 
     console = console or Console()
+    # A terminal: ids and thresholds fold when it is narrow. Anything else (a CI log, a pipe, a
+    # file) is read or searched later: ids and thresholds stay whole, the table gets wider.
+    whole = not console.is_terminal
     table = Table(title=f"Audit: {result.policy_name}", title_justify="left", box=box.SIMPLE_HEAD)
-    # Numbers and verdicts never wrap; ids and thresholds fold when the terminal is narrow.
-    # The verdict comes right after the check so a narrow terminal never cuts it off.
-    table.add_column("Check", overflow="fold", min_width=24, ratio=3)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Interval", overflow="fold", ratio=1)
-    table.add_column("Threshold", overflow="fold", min_width=12, ratio=1)
+    # Numbers and verdicts never wrap; the verdict comes right after the check so a narrow
+    # terminal never cuts it off.
+    if whole:
+        # Ratios would share out the console's width; here each column takes what its longest
+        # id word or threshold needs, and the table is printed as wide as that.
+        from rich.cells import cell_len
+
+        word = max((cell_len(w) for r in result.results for w in f"{r.id} {r.evalset}".split()), default=0)
+        thr = max((cell_len(threshold_text(r.threshold)) for r in result.results), default=0)
+        table.add_column("Check", overflow="fold", min_width=max(24, word))
+        table.add_column("Verdict", no_wrap=True)
+        table.add_column("Value", justify="right", no_wrap=True)
+        table.add_column("Interval", no_wrap=True)
+        table.add_column("Threshold", no_wrap=True, min_width=max(12, thr))
+    else:
+        table.add_column("Check", overflow="fold", min_width=24, ratio=3)
+        table.add_column("Verdict", no_wrap=True)
+        table.add_column("Value", justify="right", no_wrap=True)
+        table.add_column("Interval", overflow="fold", ratio=1)
+        table.add_column("Threshold", overflow="fold", min_width=12, ratio=1)
     for r in result.results:
         verdict = verdict_str(r.verdict)
         # Text objects: user strings are never parsed as rich markup.
@@ -59,7 +75,19 @@ def print_summary(result: AuditResult, console: Any = None) -> None:
             check.append(" (non-blocking)", style="dim")
         table.add_row(check, Text(verdict, style=VERDICT_STYLE.get(verdict, "")), Text(fmt_num(r.value)),
                       Text(fmt_interval(r.interval)), Text(threshold_text(r.threshold)))
-    console.print(table)
+    if whole:
+        from rich.measure import Measurement
+
+        # Measured without the console's width limit: the table at its natural width.
+        need = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        width = console.width
+        console.width = max(width, need)  # print(width=...) cannot exceed the console's width
+        try:
+            console.print(table)
+        finally:
+            console.width = width
+    else:
+        console.print(table)
     counts = result.summary.counts or {}
     line = Text("Decision: ")
     decision = str(result.summary.decision)
