@@ -107,9 +107,11 @@ def load_models(lp, models=(), trust: bool = False) -> list[LoadedModel]:
     refs = [(r.name, r) for r in p.models] if p.models else ([(None, p.model)] if p.model else [])
     for name, ref in refs:
         f = lp.resolve(ref.path)
-        adapter = load_model(f, entrypoint=ref.entrypoint, trust=trust or getattr(ref, "trust", False),
-                             batch_size=ref.batch_size)
-        out.append(LoadedModel(name or (f.stem if f else ref.entrypoint), adapter, f))
+        # Trust comes from the person running the audit (``trust``), never from the policy.
+        adapter = load_model(f, entrypoint=ref.entrypoint, trust=trust, batch_size=ref.batch_size,
+                             mlflow=ref.mlflow, onnx=ref.onnx)
+        label = name or (f.stem if f else ref.entrypoint or ref.mlflow)
+        out.append(LoadedModel(label, adapter, f))
     return _unique_names(out) or [LoadedModel(None, None)]
 
 
@@ -128,10 +130,14 @@ def _unique_names(models: list[LoadedModel]) -> list[LoadedModel]:
 
 def model_manifest(m: LoadedModel, p) -> dict:
     """The manifest's ``files.model`` entry of one model."""
+    from audit.models.loading import model_manifest as adapter_manifest
+
     if m.adapter is None:
         return {"source": "predictions-only", "prediction_column": p.data.prediction, "score_column": p.data.score}
-    sha = m.adapter.meta.get("sha256") or (file_sha256(m.file) if m.file is not None and m.file.is_file() else None)
-    return {"name": m.name, "source": m.adapter.source, "kind": m.adapter.kind, "sha256": sha}
+    entry = {"name": m.name, **adapter_manifest(m.adapter)}
+    if entry.get("sha256") is None and m.file is not None and m.file.is_file():
+        entry["sha256"] = file_sha256(m.file)
+    return entry
 
 
 @dataclass

@@ -141,7 +141,7 @@ def _from_file(path: Path, trust: bool):
             if unknown and not trust:
                 raise UntrustedModelError(
                     f"{path}: the skops file holds types outside skops' safe list: {unknown}. "
-                    "Loading them could run their code; pass --trust-model (or model.trust: true) "
+                    "Loading them could run their code; pass --trust-model "
                     "if you trust the file's author.")
             return sio.load(path, trusted=unknown or None)
         except UntrustedModelError:
@@ -152,8 +152,8 @@ def _from_file(path: Path, trust: bool):
         if not trust:
             raise UntrustedModelError(
                 f"{path}: refusing to load a {suffix} file without --trust-model. Pickle and joblib "
-                "files run arbitrary code when loaded; pass --trust-model (or model.trust: true in the "
-                "policy) only for files from a source you trust, or save the model with skops "
+                "files run arbitrary code when loaded; pass --trust-model (or set AUDIT_TRUST_MODEL=1 in the "
+                "environment) only for files from a source you trust, or save the model with skops "
                 "(skops.io.dump), which loads without running code.")
         import joblib
 
