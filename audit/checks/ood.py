@@ -1,21 +1,20 @@
 """Out-of-distribution detection quality: how well OOD rows are told apart from the base rows.
 
 Scores (higher = more OOD) come from the model's own confidence
-(``1 - max probability``) or from an alibi-detect outlier detector fitted on the
-reference data (``IForest``, ``Mahalanobis``, ``GMM`` with the scikit-learn
+(``1 - max probability``) or from an outlier detector fitted on the reference
+data (:mod:`audit.ood`: isolation forest, Mahalanobis distance, optionally
+robust, Gaussian mixture, on scikit-learn; alibi-detect's as an optional
 backend), on a one-hot + standardised encoding fitted on the reference. Scores
 are computed once per (detector, evaluation set) and cached on the audit.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks import _encode as E
 from audit.checks._paired import auc_from_hist
 from audit.checks._registry import register_check
 from audit.errors import CheckSkipped
@@ -26,8 +25,6 @@ __all__ = ["ood_scores"]
 
 Detector = Literal["confidence", "iforest", "mahalanobis", "gmm"]
 _BINS = 1000
-_MAHA_CHUNK = 2000
-_MAHA_FIT_ROWS = 20_000
 
 
 def _f(v):
@@ -40,66 +37,28 @@ def _f(v):
 class _Fitted:
     """A detector fitted on the reference data, scoring tables."""
 
-    def __init__(self, ctx, detector: str):
-        E.silence_alibi()
+    def __init__(self, ctx, detector: str, backend: str = "scikit-learn", robust: bool = False):
+        from audit.ood import StandardEncoder, make_alibi_detector, make_detector
+
         ref = ctx.dataset.reference
         if ref is None:
             raise CheckSkipped(f"detector {detector!r} is fitted on reference data; the policy names none")
-        self.enc = E.StandardEncoder(ctx.dataset.feature_types).fit(ref.X)
-        Xr = self.enc.transform(ref.X)
-        self.kind = detector
+        self.enc = StandardEncoder(ctx.dataset.feature_types).fit(ref.X)
         # Seeded per audit and detector, not per check: the fitted detector is shared by every
         # check that uses it, so its seed must not depend on which check happened to fit it.
         seed = int(getattr(ctx, "audit", ctx).rng("ood-detector", detector).integers(2**31 - 1))
-        if detector == "iforest":
-            from alibi_detect.od import IForest
-
-            self.det = IForest(n_estimators=100)
-            self.det.isolationforest.set_params(random_state=seed)
-            self.det.fit(Xr)
-        elif detector == "gmm":
-            from alibi_detect.od._gmm import GMM
-
-            self.det = GMM(n_components=2, backend="sklearn")
-            from sklearn.mixture import GaussianMixture
-
-            # alibi's sklearn backend builds its GaussianMixture without a random_state, so its
-            # k-means init is unseeded; fit the same model seeded and hand it to the backend, whose
-            # score() then applies as usual.
-            self.det.backend.gmm = GaussianMixture(n_components=2, tol=1e-3, max_iter=100,
-                                                   random_state=seed).fit(Xr)
-            self.det.backend._set_fitted()
-        else:
-            from alibi_detect.od import Mahalanobis
-
-            # The old-API Mahalanobis detector is online: scoring updates its mean and covariance.
-            # It learns the reference by scoring it, and its state is restored before each chunk
-            # scored later, so evaluation rows never leak into the reference statistics.
-            self.det = Mahalanobis(n_components=min(Xr.shape[1], 10))
-            if len(Xr) > _MAHA_FIT_ROWS:
-                # Its update loops over rows in Python; a seeded sample estimates mean and covariance as well.
-                Xr = Xr[np.sort(np.random.default_rng(seed).choice(len(Xr), _MAHA_FIT_ROWS, replace=False))]
-            for i in range(0, len(Xr), _MAHA_CHUNK):
-                self.det.score(Xr[i:i + _MAHA_CHUNK])
-            self.state = copy.deepcopy({k: getattr(self.det, k) for k in ("mean", "C", "n", "clip")})
+        make = make_alibi_detector if backend == "alibi-detect" else make_detector
+        self.det = make(detector, seed=seed, robust=robust).fit(self.enc.transform(ref.X))
 
     def score(self, X) -> np.ndarray:
-        Z = self.enc.transform(X)
-        if self.kind == "mahalanobis":
-            out = []
-            for i in range(0, len(Z), _MAHA_CHUNK):
-                for k, v in self.state.items():
-                    setattr(self.det, k, copy.deepcopy(v))
-                out.append(self.det.score(Z[i:i + _MAHA_CHUNK]))
-            return np.concatenate(out) if out else np.zeros(0)
-        return np.asarray(self.det.score(Z), dtype=float)
+        return np.asarray(self.det.score(self.enc.transform(X)), dtype=float)
 
 
-def ood_scores(ctx, detector: str, name: str) -> np.ndarray:
+def ood_scores(ctx, detector: str, name: str, backend: str = "scikit-learn", robust: bool = False) -> np.ndarray:
     """OOD scores (higher = more out-of-distribution) of evaluation set ``name``, cached per audit."""
     audit = ctx.audit
     cache = audit.cache("ood_scores")
-    key = (detector, name)
+    key = (detector, backend, robust, name)
     with audit._lock:
         if key in cache:
             return cache[key]
@@ -109,9 +68,9 @@ def ood_scores(ctx, detector: str, name: str) -> np.ndarray:
                 raise CheckSkipped("the confidence detector needs class probabilities (predict_proba)")
             s = 1.0 - np.asarray(p.proba, dtype=float).max(axis=1)
         else:
-            fk = ("__fitted__", detector)
+            fk = ("__fitted__", detector, backend, robust)
             if fk not in cache:
-                cache[fk] = _Fitted(ctx, detector)
+                cache[fk] = _Fitted(ctx, detector, backend, robust)
             s = cache[fk].score(ctx.evalset(name).X)
         cache[key] = s
         return s
@@ -123,12 +82,17 @@ class OODParams(BaseModel):
     detector: Detector = "confidence"
     ood_set: str = Field("ood.far@1", description="The OOD evaluation set; the check's own set is the in-distribution side.")
     false_alarm_rate: float = Field(0.05, gt=0, lt=1, description="Share of in-distribution rows flagged.")
+    robust: bool = Field(False, description="Mahalanobis: robust mean and covariance (minimum covariance "
+                                            "determinant) instead of the plain ones.")
+    backend: Literal["scikit-learn", "alibi-detect"] = Field(
+        "scikit-learn", description="scikit-learn (the core), or alibi-detect's detectors (the alibi-detect "
+                                    "extra; Business Source License, non-production use).")
 
 
 def _pair(ctx, params):
-    ind = ood_scores(ctx, params.detector, ctx.evalset_name)
+    ind = ood_scores(ctx, params.detector, ctx.evalset_name, params.backend, params.robust)
     es = ctx.evalset(params.ood_set)
-    out = ood_scores(ctx, params.detector, params.ood_set)
+    out = ood_scores(ctx, params.detector, params.ood_set, params.backend, params.robust)
     mask = es.meta.get("is_ood")
     if mask is not None:
         out = out[np.asarray(mask, dtype=bool)]

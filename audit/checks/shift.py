@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit.checks import _encode as E
 from audit.checks._registry import register_check
+from audit.drift import ALIBI_DETECT_LICENSE, bh_qvalues, chi2_counts
 from audit.errors import CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import bootstrap_counts, percentile_interval
 from audit.stats.summaries import MISSING
 
-__all__ = ["bh_qvalues"]
+__all__ = ["bh_qvalues", "sketch_pvalues", "ks_from_sketch"]
+
+Backend = Literal["scipy", "alibi-detect"]
 
 
 def _f(v):
@@ -35,50 +37,27 @@ def _f(v):
     return v if np.isfinite(v) else None
 
 
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values): reject where q <= alpha controls the FDR at alpha."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 class FeatureDriftParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     numeric_test: Literal["ks", "cvm"] = Field("ks", description="Kolmogorov-Smirnov or Cramer-von Mises.")
     fdr: float = Field(0.05, gt=0, lt=1, description="False discovery rate for the per-feature decisions.")
     features: list[str] | None = Field(None, description="Features to test; default all.")
+    backend: Backend = Field("scipy", description="scipy (the core), or alibi-detect's detectors (the "
+                                                  "alibi-detect extra; Business Source License, non-production "
+                                                  "use) on the stratified sample's rows.")
 
 
-def feature_pvalues(ref, cur, feature_types, numeric_test="ks"):
-    """Per-feature (statistic, p-value, test) with alibi-detect's univariate detectors."""
-    E.silence_alibi()
-    from alibi_detect.cd import ChiSquareDrift, CVMDrift, KSDrift
+def feature_pvalues(ref, cur, feature_types, numeric_test="ks", backend: str = "scipy"):
+    """Per-feature (statistic, p-value, test) from rows: scipy (the numbers alibi-detect reports,
+    float32), or alibi-detect itself."""
+    if backend == "alibi-detect":
+        from audit.drift import alibi_feature_tests
 
-    out = {}
-    for col in cur.columns:
-        if feature_types.get(col) == "categorical":
-            a, b, _ = E.ordinal_pair(ref[col], cur[col])
-            det, test = ChiSquareDrift(a[:, None], p_val=0.05), "chi2"
-        else:
-            a = ref[col].to_numpy(dtype=float)
-            b = cur[col].to_numpy(dtype=float)
-            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-            if len(a) < 2 or len(b) < 2:
-                out[col] = (None, None, numeric_test)
-                continue
-            cls = KSDrift if numeric_test == "ks" else CVMDrift
-            det, test = cls(a[:, None], p_val=0.05), numeric_test
-        r = det.predict(b[:, None], drift_type="feature", return_p_val=True, return_distance=True)["data"]
-        out[col] = (float(r["distance"][0]), float(r["p_val"][0]), test)
-    return out
+        return {c: tuple(v) for c, v in alibi_feature_tests(ref, cur, feature_types, numeric_test).items()}
+    from audit.drift import feature_tests
+
+    return {c: tuple(v) for c, v in feature_tests(ref, cur, feature_types, numeric_test).items()}
 
 
 def ks_from_sketch(ref: np.ndarray, sk: np.ndarray) -> tuple[float | None, float | None]:
@@ -110,16 +89,12 @@ def sketch_pvalues(ref: pd.DataFrame, sketch: dict, feature_types) -> dict:
     reported in float32. The sketch gives the KS distance exactly (it holds the evaluation
     values' counts at every reference value), and the category counts exactly.
     """
-    from scipy.stats import chi2_contingency
-
     out = {}
     for col in ref.columns:
         sk = sketch[col]
         if feature_types.get(col) == "categorical":
             r = ref[col].astype(object).where(ref[col].notna(), MISSING).astype(str).value_counts()
-            vocab = sorted(set(r.index) | set(sk))
-            table = np.array([[int(r.get(v, 0)) for v in vocab], [int(sk.get(v, 0)) for v in vocab]])
-            stat, p, _, _ = chi2_contingency(table)
+            stat, p = chi2_counts({str(k): int(v) for k, v in r.items()}, sk)
             out[col] = (float(np.float32(stat)), float(np.float32(p)), "chi2")
             continue
         d, p = ks_from_sketch(ref[col].to_numpy(dtype=float), sk)
@@ -127,8 +102,14 @@ def sketch_pvalues(ref: pd.DataFrame, sketch: dict, feature_types) -> dict:
     return out
 
 
+def _drift_summaries(es, params, view):
+    # KS and chi-square from sketches of every row; Cramer-von Mises and the alibi-detect backend
+    # read the sample's rows.
+    return [("sketch", es, None)] if params.numeric_test == "ks" and params.backend == "scipy" else []
+
+
 @register_check("shift.feature_drift", params=FeatureDriftParams, needs={"reference"}, higher_is_better=False,
-                summaries=lambda es, params, view: [("sketch", es, None)] if params.numeric_test == "ks" else [])
+                summaries=_drift_summaries)
 def feature_drift(ctx, params):
     """Share of features whose distribution differs from the reference (KS / CvM / chi-square, BH-FDR control)."""
     ref = ctx.dataset.reference
@@ -137,11 +118,12 @@ def feature_drift(ctx, params):
     missing = [c for c in cols if c not in columns or c not in ref.X.columns]
     if missing:
         raise CheckSkipped(f"feature(s) {missing} not in both the reference and the evaluation set")
-    if params.numeric_test == "ks":  # every row, through the drift sketches
+    if _drift_summaries(ctx.evalset_name, params, None):  # every row, through the drift sketches
         res = sketch_pvalues(ref.X[cols], ctx.summaries.get("sketch", ctx.evalset_name), ctx.dataset.feature_types)
         n_rows = ctx.summaries.rows(ctx.evalset_name)
-    else:  # Cramer-von Mises needs the rows: the stratified sample
-        res = feature_pvalues(ref.X[cols], ctx.evalset().X[cols], ctx.dataset.feature_types, params.numeric_test)
+    else:  # Cramer-von Mises (or the alibi-detect backend) needs rows: the stratified sample
+        res = feature_pvalues(ref.X[cols], ctx.evalset().X[cols], ctx.dataset.feature_types, params.numeric_test,
+                              params.backend)
         n_rows = ctx.evalset().n_rows
     tested = [c for c in cols if res[c][1] is not None]
     q = dict(zip(tested, bh_qvalues(np.array([res[c][1] for c in tested])), strict=True))
@@ -161,7 +143,11 @@ def feature_drift(ctx, params):
              "columns": ["feature", "test", "statistic", "p-value", "q-value", "decision"], "rows": rows,
              "flag_rows": flags}
     names = [cols[i] for i in flags]
-    return Measurement(value=share, n=int(n_rows), groups=groups, details={"tables": [table]},
+    details = {"tables": [table]}
+    if params.backend == "alibi-detect":
+        details["backend"] = {"name": "alibi-detect", "license": ALIBI_DETECT_LICENSE,
+                              "note": "Business Source License: non-production use without a commercial licence"}
+    return Measurement(value=share, n=int(n_rows), groups=groups, details=details,
                        message=f"{len(flags)} of {len(tested)} feature(s) drifted at FDR {params.fdr:g}"
                                + (f": {', '.join(names)}." if names else "."))
 

@@ -290,6 +290,15 @@ def _check_entry_id_params(i: int, cid: str, params: Any, col: Collector):
     except ValidationError as err:
         col.add_validation(err, prefix=prefix, model=spec.params)
     _check_finite(params, prefix, col)
+    if params.get("backend") == "alibi-detect":
+        # An optional backend must be installed before any work starts: a policy error, not an ImportError.
+        from audit.drift import require_alibi
+        from audit.errors import InputError
+
+        try:
+            require_alibi()
+        except InputError as exc:
+            col.add(prefix + ("backend",), str(exc))
     return spec
 
 
