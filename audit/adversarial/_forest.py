@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Forest", "LeafBoxes", "read_forest", "SUPPORTED"]
+__all__ = ["Forest", "read_forest", "raw_scores", "SUPPORTED"]
 
 SUPPORTED = ("RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier",
              "HistGradientBoostingClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier",
@@ -136,78 +136,6 @@ class Forest:
         if self.k == 1:
             return (S[:, 0] > 0).astype(np.int64)
         return np.argmax(S, axis=1)
-
-    def leaf_boxes(self) -> LeafBoxes:
-        """The box of every leaf: the split conditions on its path, merged per column."""
-        n = len(self.feature)
-        parent = np.full(n, -1, dtype=np.int64)
-        went_left = np.zeros(n, dtype=bool)
-        inner = np.flatnonzero(self.feature >= 0)
-        parent[self.left[inner]] = inner
-        parent[self.right[inner]] = inner
-        went_left[self.left[inner]] = True
-        tree = np.empty(n, dtype=np.int64)
-        # Tree of each node: nodes of tree t are numbered between roots[t] and roots[t+1].
-        bounds = np.append(self.roots, n)
-        for t in range(self.n_trees):
-            tree[bounds[t]:bounds[t + 1]] = t
-        leaves = np.flatnonzero(self.feature < 0)
-        # Walk up from all leaves at once; each step records one ancestor's condition.
-        recs = []
-        cur = leaves.copy()
-        pos = np.arange(len(leaves))
-        while cur.size:
-            p = parent[cur]
-            up = p >= 0
-            cur, pos, p, side = cur[up], pos[up], p[up], went_left[cur[up]]
-            recs.append((pos, p, side))
-            cur = p
-        if recs:
-            r_leaf = np.concatenate([r[0] for r in recs])
-            r_node = np.concatenate([r[1] for r in recs])
-            r_left = np.concatenate([r[2] for r in recs])
-        else:  # every tree is a single leaf
-            r_leaf = r_node = np.zeros(0, dtype=np.int64)
-            r_left = np.zeros(0, dtype=bool)
-        cat = self.is_cat[r_node]
-        num = ~cat
-        nl, nn, ns = r_leaf[num], r_node[num], r_left[num]
-        col = self.feature[nn]
-        key = nl * max(self.n_columns, 1) + col
-        order = np.lexsort((key,))
-        key, nl, nn, ns, col = key[order], nl[order], nn[order], ns[order], col[order]
-        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, dtype=np.int64)
-        thr = self.threshold[nn]
-        if key.size:
-            lo = np.maximum.reduceat(np.where(ns, -np.inf, thr), start)
-            hi = np.minimum.reduceat(np.where(ns, thr, np.inf), start)
-            nan_ok = np.logical_and.reduceat(self.missing_left[nn] == ns, start)
-        else:
-            lo = hi = np.zeros(0)
-            nan_ok = np.zeros(0, dtype=bool)
-        return LeafBoxes(
-            leaf=leaves, tree=tree[leaves],
-            c_leaf=nl[start] if key.size else nl, c_col=col[start] if key.size else col,
-            c_lo=lo, c_hi=hi, c_nan_ok=nan_ok,
-            k_leaf=r_leaf[cat], k_node=r_node[cat], k_left=r_left[cat])
-
-
-@dataclass
-class LeafBoxes:
-    """Leaves as boxes: ``c_*`` numeric conditions ``c_lo < x[c_col] <= c_hi`` of leaf
-    position ``c_leaf`` (NaN satisfies it iff ``c_nan_ok``), ``k_*`` categorical
-    conditions (the path went left at categorical node ``k_node`` iff ``k_left``)."""
-
-    leaf: np.ndarray
-    tree: np.ndarray
-    c_leaf: np.ndarray
-    c_col: np.ndarray
-    c_lo: np.ndarray
-    c_hi: np.ndarray
-    c_nan_ok: np.ndarray
-    k_leaf: np.ndarray
-    k_node: np.ndarray
-    k_left: np.ndarray
 
 
 class _Builder:

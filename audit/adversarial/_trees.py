@@ -62,7 +62,6 @@ from audit.adversarial._threads import single_threaded
 __all__ = ["TreeView", "tree_view", "tree_ensemble_attack"]
 
 # Bytes of scratch memory one neighbourhood chunk may use (rows x conditions).
-_CHUNK_BYTES = 48_000_000
 
 
 @dataclass
@@ -72,7 +71,10 @@ class TreeView:
     Built by :func:`tree_view`. Holds the forest, the rows' original numeric
     values ``x0`` (original units), the transformed matrix ``T0`` the trees saw
     on them, how each transformed column depends on the numeric columns, and
-    the leaves' split conditions pulled back onto those columns.
+    every split pulled back onto them: ``node_j`` the numeric column a node's
+    split moves with (-1: fixed for a row), ``node_xthr`` its threshold on that
+    column, ``node_low`` whether the left child is the low side (``a > 0``),
+    ``node_nudge`` the margin kept from a threshold of an inexact (scaled) map.
     """
 
     forest: Forest
@@ -87,24 +89,11 @@ class TreeView:
     col_j: np.ndarray
     col_a: np.ndarray
     col_b: np.ndarray
-    leaf_node: np.ndarray
-    leaf_tree: np.ndarray
-    blocked: np.ndarray
-    c_j: np.ndarray
-    c_a: np.ndarray
-    c_b: np.ndarray
-    c_lo: np.ndarray
-    c_hi: np.ndarray
-    c_nan_ok: np.ndarray
-    g_start: np.ndarray
-    g_j: np.ndarray
-    g_lo: np.ndarray
-    g_hi: np.ndarray
-    g_nudge: np.ndarray
-    m_leaf: np.ndarray
-    m_start: np.ndarray
-    g_m: np.ndarray
-    any_nan: bool = False
+    node_j: np.ndarray
+    node_xthr: np.ndarray
+    node_low: np.ndarray
+    node_nudge: np.ndarray
+    node_tree: np.ndarray
     info: dict = field(default_factory=dict)
 
     @property
@@ -178,9 +167,9 @@ def tree_view(target, info) -> TreeView:
     xlo, xhi = sp.center + sp.lo * sp.scale, sp.center + sp.hi * sp.scale
     box_lo = np.minimum(xlo[None, :], np.where(np.isfinite(x0), x0, np.inf))
     box_hi = np.maximum(xhi[None, :], np.where(np.isfinite(x0), x0, -np.inf))
-    view = _conditions(forest, T0, col_j, col_a, col_b, exact, [str(c) for c in sp.columns])
-    # NaN in a mutable column freezes it for that row (rowmask) but its conditions still count.
-    view["any_nan"] = bool(np.isnan(x0[:, sp.mask > 0]).any())
+    view = _nodes(forest, col_j, col_a, col_b, exact, [str(c) for c in sp.columns])
+    # A NaN in a mutable column freezes it for that row (rowmask); its splits follow the
+    # model's missing-value direction like any fixed input.
     return TreeView(forest=forest, x0=x0, T0=T0, scale=sp.scale.astype(np.float64), rowmask=rowmask,
                     box_lo=box_lo, box_hi=box_hi, integer=sp.integer, y=y, col_j=col_j, col_a=col_a,
                     col_b=col_b, **view)
@@ -246,120 +235,132 @@ def _verify(forest: Forest, target, X0, T0) -> None:
             raise ValueError(f"the {forest.name} trees read give probabilities {err:.2g} away from the model's")
 
 
-def _conditions(forest: Forest, T0, col_j, col_a, col_b, exact, names) -> dict:
-    """Split the leaves' conditions into fixed ones (evaluated once per row) and mutable ones."""
-    boxes = forest.leaf_boxes()
-    L = len(boxes.leaf)
-    n = len(T0)
-    # Categorical splits: only on columns the attack never moves.
-    if boxes.k_node.size:
-        kc = forest.feature[boxes.k_node]
-        if (col_j[kc] >= 0).any():
-            j = int(col_j[kc][col_j[kc] >= 0][0])
-            raise ValueError(f"a categorical split of the {forest.name} acts on the mutable numeric column "
-                             f"{names[j]!r}: declare it categorical or immutable")
-    blocked = np.zeros((n, L), dtype=bool)
-    fixed = col_j[boxes.c_col] < 0
-    f_leaf, f_col = boxes.c_leaf[fixed], boxes.c_col[fixed]
-    if f_leaf.size:
-        t = T0[:, f_col]
-        tc = t.astype(np.float32) if forest.f32 else t
-        sat = ((tc > boxes.c_lo[fixed]) & (tc <= boxes.c_hi[fixed])) | (np.isnan(t) & boxes.c_nan_ok[fixed])
-        np.logical_or.at(blocked.T, f_leaf, (~sat).T)
-    if boxes.k_node.size:
-        x = T0[:, forest.feature[boxes.k_node]]
-        went = forest.go_left(np.broadcast_to(boxes.k_node, x.shape), x)
-        np.logical_or.at(blocked.T, boxes.k_leaf, (went != boxes.k_left).T)
-    mut = ~fixed
-    leaf, col = boxes.c_leaf[mut], boxes.c_col[mut]
-    j = col_j[col]
-    # Conditions grouped by (leaf, numeric column): a leaf is reachable by moving column j
-    # when all its other groups hold; a group's interval on j is the intersection of its conditions.
-    order = np.lexsort((j, leaf))
-    leaf, col, j = leaf[order], col[order], j[order]
-    lo, hi, nan_ok = boxes.c_lo[mut][order], boxes.c_hi[mut][order], boxes.c_nan_ok[mut][order]
-    a, b = col_a[col], col_b[col]
-    gkey = leaf * (len(names) + 1) + j
-    g_start = np.flatnonzero(np.r_[True, gkey[1:] != gkey[:-1]]) if gkey.size else np.zeros(0, np.int64)
-    with np.errstate(invalid="ignore"):
-        xl = np.where(a > 0, (lo - b) / a, (hi - b) / a)
-        xh = np.where(a > 0, (hi - b) / a, (lo - b) / a)
-    # Non-exact maps (scalers): keep clear of the pulled-back threshold by a few ulps of the
-    # tree's comparison precision, converted to x units; exact (passthrough) maps need nothing.
+def _nodes(forest: Forest, col_j, col_a, col_b, exact, names) -> dict:
+    """Every split pulled back onto the numeric column it moves with (if any)."""
+    inner = forest.feature >= 0
+    col = np.where(inner, forest.feature, 0)
+    node_j = np.where(inner, col_j[col], -1)
+    if (forest.is_cat & (node_j >= 0)).any():
+        j = int(node_j[forest.is_cat & (node_j >= 0)][0])
+        raise ValueError(f"a categorical split of the {forest.name} acts on the mutable numeric column "
+                         f"{names[j]!r}: declare it categorical or immutable")
+    a, b, thr = col_a[col], col_b[col], forest.threshold
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xthr = np.where(node_j >= 0, (thr - b) / a, np.nan)
+    # Inexact maps (scalers): stay a few ulps of the tree's comparison precision clear of a
+    # pulled-back threshold, in x units; exact (passthrough) columns need no margin.
     rel = 4e-7 if forest.f32 else 1e-12
-    tmag = np.maximum(np.where(np.isfinite(lo), np.abs(lo), 0), np.where(np.isfinite(hi), np.abs(hi), 0))
-    nudge = np.where(exact[col], 0.0, rel * (tmag + 1.0) / np.abs(a))
-    if gkey.size:
-        g_lo = np.maximum.reduceat(xl, g_start)
-        g_hi = np.minimum.reduceat(xh, g_start)
-        g_nudge = np.maximum.reduceat(nudge, g_start)
-        g_leaf, g_j = leaf[g_start], j[g_start]
-        m_start = np.flatnonzero(np.r_[True, g_leaf[1:] != g_leaf[:-1]])
-        m_leaf = g_leaf[m_start]
-        g_m = np.repeat(np.arange(len(m_start)), np.diff(np.r_[m_start, len(g_start)]))
-    else:
-        g_lo = g_hi = g_nudge = np.zeros(0)
-        g_j = m_leaf = m_start = g_m = np.zeros(0, dtype=np.int64)
-    info = {"trees": forest.n_trees, "leaves": int(L), "conditions": int(len(boxes.c_leaf)),
-            "mutable_conditions": int(mut.sum()), "exact_thresholds": bool(exact[col].all()) if col.size else True}
-    return dict(leaf_node=boxes.leaf, leaf_tree=boxes.tree, blocked=blocked, c_j=j, c_a=a, c_b=b, c_lo=lo,
-                c_hi=hi, c_nan_ok=nan_ok, g_start=g_start, g_j=g_j, g_lo=g_lo, g_hi=g_hi, g_nudge=g_nudge,
-                m_leaf=m_leaf, m_start=m_start, g_m=g_m, info=info)
+    nudge = np.where((node_j >= 0) & ~exact[col], rel * (np.abs(thr) + 1.0) / np.abs(a), 0.0)
+    tree = np.repeat(np.arange(forest.n_trees), np.diff(np.r_[forest.roots, len(forest.feature)]))
+    info = {"trees": forest.n_trees, "nodes": int(len(forest.feature)), "leaves": int((~inner).sum()),
+            "mutable_splits": int((node_j >= 0).sum()),
+            "exact_thresholds": bool(exact[col[node_j >= 0]].all()) if (node_j >= 0).any() else True}
+    return dict(node_j=node_j, node_xthr=xthr, node_low=a > 0, node_nudge=nudge, node_tree=tree, info=info)
 
 
 # -- the search ------------------------------------------------------------------------------
 
 
-def _neighbourhood(view: TreeView, rows: np.ndarray, X: np.ndarray):
-    """Scores, current leaves and one-feature-away leaves of points ``X`` of rows ``rows``.
+def _narrow(lo, hi, nlo, nhi, xt, nu, low_side):
+    """Intersect intervals ``(lo, hi]`` with the side of a threshold ``xt`` (low or high)."""
+    up = low_side & (xt < hi)
+    dn = ~low_side & (xt > lo)
+    return (np.where(dn, xt, lo), np.where(up, xt, hi), np.where(dn, nu, nlo), np.where(up, nu, nhi))
 
-    Returns ``S`` (s, K) scores, ``cur`` (s, T) leaf positions per tree, and the
-    pairs (slot, leaf position, condition group) of leaves violated by exactly
-    one group, i.e. reachable by moving that group's feature alone.
+
+def _neighbourhood(view: TreeView, rows: np.ndarray, X: np.ndarray, box_lo, box_hi):
+    """Current leaves and the leaves one feature away of points ``X`` of rows ``rows``.
+
+    One traversal of every tree for every slot, all at once: the *main* path
+    follows the point; at a split on a column that moves with numeric feature
+    ``j``, when the threshold lies inside the slot's box for ``j``, a *deviation*
+    starts down the other side. A deviation of feature ``j`` follows the point
+    at every other split and goes both ways at ``j``'s splits (inside the box),
+    keeping the interval of ``j`` its path allows. Its leaves are the leaves
+    reachable by moving ``j`` alone (the leaves whose box the point violates
+    in ``j`` only), with the interval of ``j`` that reaches them.
+
+    Returns ``cur`` (s, T) leaf node per tree and the pairs (slot, leaf node,
+    feature, lo, hi, nudge of lo, nudge of hi).
     """
     f = view.forest
-    s, nt, L = len(rows), f.n_trees, len(view.leaf_node)
-    cm, G = len(view.c_j), len(view.g_j)
-    chunk = max(1, _CHUNK_BYTES // max(1, 12 * cm + 8 * L))
-    cur = np.empty((s, nt), dtype=np.int64)
-    p_slot, p_leaf, p_g = [], [], []
-    # Passthrough columns (the common case) need no arithmetic, and one condition per
-    # group (one transformed column per input) needs no grouping.
-    affine = not (np.all(view.c_a == 1.0) and np.all(view.c_b == 0.0))
-    grouped = G != cm
-    for a in range(0, s, chunk):
-        r, x = rows[a:a + chunk], X[a:a + chunk]
-        m = len(r)
-        V = np.zeros((m, L), dtype=np.int16)
-        if cm:
-            if affine:
-                t = x[:, view.c_j] * view.c_a + view.c_b
-                tc = t.astype(np.float32) if f.f32 else t
-            else:
-                tc = (x.astype(np.float32) if f.f32 else x)[:, view.c_j]
-            sat = (tc > view.c_lo) & (tc <= view.c_hi)
-            if view.any_nan:
-                t = tc if not affine else t
-                sat |= np.isnan(t) & view.c_nan_ok
-            viol = np.logical_or.reduceat(~sat, view.g_start, axis=1) if grouped else ~sat
-            Vm = np.add.reduceat(viol, view.m_start, axis=1, dtype=np.int16)
-            V[:, view.m_leaf] = Vm
-        blk = view.blocked[r]
-        rr, ll = np.nonzero((V == 0) & ~blk)
-        if len(ll) != m * nt:
-            raise RuntimeError("inconsistent leaf boxes: a point is not in exactly one leaf per tree")
-        cur[a:a + m] = ll.reshape(m, nt)
-        if cm:
-            one = (Vm == 1) & ~blk[:, view.m_leaf]
-            # The one violated group of each such leaf.
-            pr, gid = np.nonzero(viol & one[:, view.g_m])
-            keep = view.rowmask[r[pr], view.g_j[gid]]
-            p_slot.append(pr[keep] + a)
-            p_leaf.append(view.m_leaf[view.g_m[gid[keep]]])
-            p_g.append(gid[keep])
-    S = f.baseline + f.value[view.leaf_node[cur]].sum(axis=1)
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
-    return S, cur, (cat(p_slot), cat(p_leaf), cat(p_g))
+    s, nt, d = len(rows), f.n_trees, view.d
+    T = view.transformed(rows, X)
+    cur = np.empty(s * nt, dtype=np.int64)
+    # Main paths: one per (slot, tree), with the interval each feature's splits allowed so far.
+    m_id = np.arange(s * nt)
+    m_slot = np.repeat(np.arange(s), nt)
+    m_node = np.tile(f.roots, s)
+    m_lo = np.full((s * nt, max(d, 1)), -np.inf)
+    m_hi = np.full((s * nt, max(d, 1)), np.inf)
+    m_nlo = np.zeros((s * nt, max(d, 1)))
+    m_nhi = np.zeros((s * nt, max(d, 1)))
+    dv = {k: np.zeros(0, dtype=t) for k, t in (("slot", np.int64), ("node", np.int64), ("j", np.int64),
+                                                 ("lo", float), ("hi", float), ("nlo", float), ("nhi", float))}
+    out = []
+    while m_node.size or dv["node"].size:
+        if m_node.size:
+            leaf = f.feature[m_node] < 0
+            cur[m_id[leaf]] = m_node[leaf]
+            keep = ~leaf
+            m_id, m_slot, m_node = m_id[keep], m_slot[keep], m_node[keep]
+        new = []
+        if m_node.size:
+            nd = m_node
+            left = f.go_left(nd, T[m_slot, f.feature[nd]])
+            follow = np.where(left, f.left[nd], f.right[nd])
+            other = np.where(left, f.right[nd], f.left[nd])
+            jn = view.node_j[nd]
+            mov = np.flatnonzero(jn >= 0)
+            if mov.size:
+                e, j = mov, jn[mov]
+                sl, xt, nu, low = m_slot[e], view.node_xthr[nd[e]], view.node_nudge[nd[e]], view.node_low[nd[e]]
+                ids = m_id[e]
+                lo, hi, nlo, nhi = m_lo[ids, j], m_hi[ids, j], m_nlo[ids, j], m_nhi[ids, j]
+                # The other side, when the box for j reaches past the threshold.
+                reach = view.rowmask[rows[sl], j] & (box_lo[sl, j] <= xt) & (xt < box_hi[sl, j])
+                if reach.any():
+                    r = np.flatnonzero(reach)
+                    o_low = low[r] != left[e[r]]  # the other child is the low side iff x went high
+                    olo, ohi, onlo, onhi = _narrow(lo[r], hi[r], nlo[r], nhi[r], xt[r], nu[r], o_low)
+                    new.append((sl[r], other[e[r]], j[r], olo, ohi, onlo, onhi))
+                # The main path narrows its own interval of j.
+                f_low = low == left[e]
+                m_lo[ids, j], m_hi[ids, j], m_nlo[ids, j], m_nhi[ids, j] = _narrow(lo, hi, nlo, nhi, xt, nu, f_low)
+            m_node = follow
+        if dv["node"].size:
+            leaf = f.feature[dv["node"]] < 0
+            if leaf.any():
+                out.append({k: v[leaf] for k, v in dv.items()})
+            dv = {k: v[~leaf] for k, v in dv.items()}
+        if dv["node"].size:
+            nd, sl, j = dv["node"], dv["slot"], dv["j"]
+            left = f.go_left(nd, T[sl, f.feature[nd]])
+            follow = np.where(left, f.left[nd], f.right[nd])
+            other = np.where(left, f.right[nd], f.left[nd])
+            own = view.node_j[nd] == j
+            xt, nu, low = view.node_xthr[nd], view.node_nudge[nd], view.node_low[nd]
+            both = own & (box_lo[sl, j] <= xt) & (xt < box_hi[sl, j])
+            # Follow the point; at the deviation's own splits also take the other side (in the box).
+            # Splits on other columns leave the interval alone (a NaN threshold narrows nothing).
+            f_low = low == left
+            xto = np.where(own, xt, np.nan)
+            flo, fhi, fnlo, fnhi = _narrow(dv["lo"], dv["hi"], dv["nlo"], dv["nhi"], xto, nu, f_low)
+            new.append((sl, follow, j, flo, fhi, fnlo, fnhi))
+            if both.any():
+                r = np.flatnonzero(both)
+                olo, ohi, onlo, onhi = _narrow(dv["lo"][r], dv["hi"][r], dv["nlo"][r], dv["nhi"][r], xt[r], nu[r],
+                                               ~f_low[r])
+                new.append((sl[r], other[r], j[r], olo, ohi, onlo, onhi))
+        if new:
+            cols = [np.concatenate(c) for c in zip(*new, strict=True)]
+            ok = cols[3] < cols[4]  # an empty interval reaches nothing
+            dv = {k: c[ok] for k, c in zip(("slot", "node", "j", "lo", "hi", "nlo", "nhi"), cols, strict=True)}
+        else:
+            dv = {k: v[:0] for k, v in dv.items()}
+    pairs = ({k: np.concatenate([o[k] for o in out]) for k in out[0]} if out
+             else {k: v[:0] for k, v in dv.items()})
+    return cur.reshape(s, nt), pairs
 
 
 def _up(e: np.ndarray, x0: np.ndarray, f32: bool) -> np.ndarray:
@@ -384,7 +385,7 @@ def _down(e: np.ndarray, x0: np.ndarray, f32: bool) -> np.ndarray:
     return np.where(np.isfinite(e), c, e)
 
 
-def _moves(view: TreeView, rows, X, S, cur, pairs, box_lo, box_hi):
+def _moves(view: TreeView, rows, S, cur, pairs, box_lo, box_hi):
     """Every single-feature move of every slot: the best point of each segment of the sweep.
 
     For a slot and a feature, the reachable leaves' intervals on that feature
@@ -396,16 +397,16 @@ def _moves(view: TreeView, rows, X, S, cur, pairs, box_lo, box_hi):
     Returns (slot, feature, value, scores) per candidate.
     """
     f, d = view.forest, view.d
-    p_slot, p_leaf, p_g = pairs
-    j = view.g_j[p_g]
-    delta = f.value[view.leaf_node[p_leaf]] - f.value[view.leaf_node[cur[p_slot, view.leaf_tree[p_leaf]]]]
+    p_slot, p_node, j = pairs["slot"], pairs["node"], pairs["j"]
+    p_lo, p_hi, p_nlo, p_nhi = pairs["lo"], pairs["hi"], pairs["nlo"], pairs["nhi"]
+    delta = f.value[p_node] - f.value[cur[p_slot, view.node_tree[p_node]]]
     # One event at -inf for every movable (slot, feature): its first segment, and the
     # features no reachable leaf depends on (moving them changes nothing but the distance).
     ds, dj = np.nonzero(view.rowmask[rows])
     key = np.concatenate([p_slot * d + j, p_slot * d + j, ds * d + dj])
-    pos = np.concatenate([view.g_lo[p_g], view.g_hi[p_g], np.full(len(ds), -np.inf)])
+    pos = np.concatenate([p_lo, p_hi, np.full(len(ds), -np.inf)])
     dl = np.concatenate([delta, -delta, np.zeros((len(ds), f.k))])
-    nu = np.concatenate([view.g_nudge[p_g], view.g_nudge[p_g], np.zeros(len(ds))])
+    nu = np.concatenate([p_nlo, p_nhi, np.zeros(len(ds))])
     order = np.lexsort((pos, key))
     key, pos, dl, nu = key[order], pos[order], dl[order], nu[order]
     cs = np.cumsum(dl, axis=0)
@@ -487,9 +488,6 @@ def _descend(view: TreeView, rows, X, norm, max_steps, radius=None, shrink: bool
             steps -= 1
             break
         r, x = rows[act], X[act]
-        S, cur, pairs = _neighbourhood(view, r, x)
-        y = view.y[r]
-        m, flip = _margin(f, S, y)
         dist, l1, D = _distances(view, r, x, norm)
         lo_b, hi_b = view.box_lo[r], view.box_hi[r]
         if radius is not None:
@@ -500,7 +498,11 @@ def _descend(view: TreeView, rows, X, norm, max_steps, radius=None, shrink: bool
             x0 = view.x0[r]
             lo_b = np.maximum(lo_b, x0 - w * view.scale)
             hi_b = np.minimum(hi_b, x0 + w * view.scale)
-        c_slot, c_j, c_v, c_S = _moves(view, r, x, S, cur, pairs, lo_b, hi_b)
+        cur, pairs = _neighbourhood(view, r, x, lo_b, hi_b)
+        S = f.baseline + f.value[cur].sum(axis=1)
+        y = view.y[r]
+        m, flip = _margin(f, S, y)
+        c_slot, c_j, c_v, c_S = _moves(view, r, S, cur, pairs, lo_b, hi_b)
         cm, cflip = _margin(f, c_S, y[c_slot])
         delta = np.abs(c_v - view.x0[r[c_slot], c_j]) / view.scale[c_j]
         dj = D[c_slot, c_j]
