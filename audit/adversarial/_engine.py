@@ -22,7 +22,7 @@ from audit.adversarial._model import Target, describe_model
 from audit.adversarial._sample import stratified_sample
 from audit.adversarial._select import ATTACKS, GRADIENT, MINIMAL, AttackChoice, select_attack
 from audit.adversarial._space import NumericSpace, ball_clip
-from audit.adversarial._trees import tree_ensemble_attack
+from audit.adversarial._trees import tree_ensemble_attack, tree_view
 from audit.adversarial._whitebox import gradient_attack, tree_attack, white_box
 
 __all__ = ["AttackParams", "Engine", "Outcome", "engine_for"]
@@ -176,7 +176,9 @@ class Engine:
                 d[~self.correct] = 0.0
             elif self.attack == "tree_ensemble":
                 rng = np.random.default_rng(self._seed("tree_ensemble"))
-                d, info = tree_ensemble_attack(self.wb.classifier, t, np.flatnonzero(self.correct), self.norm, rng)
+                # A bare single tree's white-box view is ART's; the tree attack reads it itself.
+                view = self.wb.classifier if self.info.family == "tree_ensemble" else tree_view(t, self.info)
+                d, info = tree_ensemble_attack(view, t, np.flatnonzero(self.correct), self.norm, rng)
                 self.attack_details.update(info)
                 q = None
             else:

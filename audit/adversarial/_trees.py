@@ -5,7 +5,9 @@ for Tree Ensembles" (NeurIPS): the prediction of a tree ensemble only changes
 when a feature crosses one of the trees' split thresholds, so the search moves
 between *leaf tuples* (one leaf per tree) instead of following gradients or
 querying blindly. Every leaf is a box; a leaf whose box is violated by the
-current point in exactly one feature ``j`` is reachable by moving ``j`` alone.
+current point in exactly one feature ``j`` is reachable by moving ``j`` alone
+(one traversal per tree finds them all: the point's path plus, at each split
+on a movable feature, a deviation down the other side; see :func:`_neighbourhood`).
 For every row and every feature, the reachable leaves of all trees give the
 ensemble's score as a piecewise-constant function of that one feature; a sweep
 over the sorted interval ends evaluates every segment at once (numpy, all rows

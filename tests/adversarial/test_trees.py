@@ -22,6 +22,7 @@ from sklearn.ensemble import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 from audit.adversarial import AttackParams, engine_for
 from audit.adversarial._forest import read_forest
@@ -55,7 +56,8 @@ def thresholds(model, d):
                 for nd in pred.nodes[~pred.nodes["is_leaf"].astype(bool)]:
                     ts[nd["feature_idx"]].add(float(nd["num_threshold"]))
     else:
-        for est in np.ravel(np.asarray(model.estimators_, dtype=object)):
+        trees = [model] if hasattr(model, "tree_") else np.ravel(np.asarray(model.estimators_, dtype=object))
+        for est in trees:
             t = est.tree_
             for f, th, left in zip(t.feature, t.threshold, t.children_left, strict=True):
                 if left >= 0:
@@ -99,6 +101,7 @@ def _grid_distance(predict, X0, y0, scale, ts, norm, fixed=None):
 
 
 MODELS = {
+    "tree": lambda: DecisionTreeClassifier(max_depth=5, random_state=0),
     "rf": lambda: RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0),
     "gb": lambda: GradientBoostingClassifier(n_estimators=5, max_depth=2, random_state=0),
     "hgb": lambda: HistGradientBoostingClassifier(max_iter=4, max_leaf_nodes=5, random_state=0),
@@ -123,7 +126,7 @@ def test_linf_success_rate_matches_the_exact_threshold_grid(name, classes):
     model = MODELS[name]().fit(X, y)
     ctx, sets = attacked(model, X, y, sens)
     eng = sets[EPS[0]].meta["engine"]
-    assert eng.attack == "tree_ensemble"
+    assert eng.attack == "tree_ensemble"  # named explicitly: auto keeps ART's attack for a bare tree
     X0, y0, correct = eng.target.X0, eng.y, eng.correct
     exact = exact_distance(model, X0, y0, eng.space.scale)[correct]
     found, _ = eng.minimal_distances(1e9, 10)
@@ -299,7 +302,7 @@ def test_every_attack_calls_the_model_single_threaded(monkeypatch):
 
 def test_forest_reader_reproduces_probabilities_and_refuses_what_it_cannot_read():
     X, y, _ = small_data(classes=3, seed=9)
-    for model in (MODELS["rf"](), MODELS["gb"](), MODELS["hgb"]()):
+    for model in (MODELS["tree"](), MODELS["rf"](), MODELS["gb"](), MODELS["hgb"]()):
         model.fit(X, y)
         f = read_forest(model)
         p = f.probabilities(f.scores(X.to_numpy()))
