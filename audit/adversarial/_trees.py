@@ -21,8 +21,9 @@ together). A step takes, per row, the best single-feature move. The search:
    adds no distance; else the largest drop per unit of added distance.
 2. *Bisect the radius*: search the ball of half the best distance found so far,
    starting from the best point projected into it, with moves restricted to the
-   ball (each a free coordinate step on the exact piecewise-constant score);
-   success lowers the best distance, failure raises the lower end (10 rounds).
+   ball (each a free coordinate step on the exact piecewise-constant score),
+   and again from the ball's corner toward the best point; success lowers the
+   best distance, failure raises the lower end (10 rounds).
 3. *Shrink* (the neighbourhood search of Zhang et al.): moves that keep the
    class flipped and bring the point closer to the row, which also snaps it to
    the exact thresholds (L-inf ties broken by the L1 distance, so features tied
@@ -540,13 +541,15 @@ def _descend(view: TreeView, rows, X, norm, max_steps, radius=None, shrink: bool
     return X, steps
 
 
-def _refine(view: TreeView, rows, X, dist, norm, rounds: int, max_steps: int):
+def _refine(view: TreeView, rows, X, dist, norm, rounds: int, max_steps: int, corner: bool = True):
     """Bisection on the radius: search inside ever smaller balls, warm-started from the best point.
 
     ``X``/``dist`` hold each row's best flipping point and its distance (inf:
     none yet; those rows first try the whole valid box). A round searches the
-    ball of the middle radius from the best point projected into it; success
-    lowers the upper end to the distance found, failure raises the lower end.
+    ball of the middle radius from the best point projected into it and, with
+    ``corner``, also from the ball's boundary point in the best point's
+    direction (L-inf: its corner); success lowers the upper end to the distance
+    found, failure raises the lower end.
     """
     x0 = view.x0[rows]
     span = np.where(view.rowmask[rows], np.maximum(np.abs(view.box_hi[rows] - x0),
@@ -561,17 +564,25 @@ def _refine(view: TreeView, rows, X, dist, norm, rounds: int, max_steps: int):
             break
         start = np.where(np.isfinite(hi[act])[:, None], X[act], x0[act])
         off = (start - x0[act]) / view.scale
+        rr = try_r[act][:, None]
         if norm == "inf":
-            off = np.clip(off, -try_r[act][:, None], try_r[act][:, None])
+            proj = np.clip(off, -rr, rr)
+            far = np.sign(off) * rr  # the ball's corner toward the best point
         else:
             nrm = np.sqrt((off ** 2).sum(axis=1, keepdims=True))
-            off = off * np.minimum(1.0, try_r[act][:, None] / np.maximum(nrm, 1e-300))
-        start = x0[act] + off * view.scale
-        start = np.where(view.integer, np.where(start > x0[act], np.floor(start), np.ceil(start)), start)
-        Xs, n_steps = _descend(view, rows[act], start, norm, max_steps, radius=try_r[act])
+            proj = off * np.minimum(1.0, rr / np.maximum(nrm, 1e-300))
+            far = off * (rr / np.maximum(nrm, 1e-300))
+        offs = [proj, far] if corner else [proj]
+        slot_row = np.tile(act, len(offs))
+        start = x0[slot_row] + np.concatenate(offs) * view.scale
+        start = np.clip(start, view.box_lo[rows[slot_row]], view.box_hi[rows[slot_row]])
+        start = np.where(view.integer, np.where(start > x0[slot_row], np.floor(start), np.ceil(start)), start)
+        Xs, n_steps = _descend(view, rows[slot_row], start, norm, max_steps, radius=try_r[slot_row])
         steps += n_steps
-        fl = _flipped(view, rows[act], Xs)
-        dd = _distances(view, rows[act], Xs, norm)[0]
+        fl = _flipped(view, rows[slot_row], Xs)
+        dd = np.where(fl, _distances(view, rows[slot_row], Xs, norm)[0], np.inf)
+        pick = np.argmin(dd.reshape(len(offs), -1), axis=0) * len(act) + np.arange(len(act))
+        Xs, fl, dd = Xs[pick], fl[pick], dd[pick]
         win = fl & (dd < hi[act])
         X[act[win]] = Xs[win]
         hi[act[win]] = dd[win]
@@ -655,8 +666,8 @@ def _starts(view: TreeView, rows, norm, rng, donors: int, tries: int = 8, random
 
 
 def tree_ensemble_attack(view: TreeView, target, rows, norm: str, rng: np.random.Generator,
-                         donors: int = 1, max_steps: int | None = None,
-                         rounds: int = 10) -> tuple[np.ndarray, dict]:
+                         donors: int = 1, max_steps: int | None = None, rounds: int = 10,
+                         corner: bool = True) -> tuple[np.ndarray, dict]:
     """Smallest flipping perturbation found per row (see the module docstring).
 
     Parameters
@@ -677,6 +688,9 @@ def tree_ensemble_attack(view: TreeView, target, rows, norm: str, rng: np.random
         Cap on the steps of the first walk (default ``50 + 20 * d``).
     rounds : int
         Bisection rounds on the radius after the walk.
+    corner : bool
+        Also start each round from the ball's boundary toward the best point
+        (measured: slightly closer results for 1.5x the time of the bisection).
 
     Returns
     -------
@@ -697,7 +711,7 @@ def tree_ensemble_attack(view: TreeView, target, rows, norm: str, rng: np.random
     dist = np.where(flip, dist, np.inf)
     best = _first_per_slot(all_rows, dist, l1)
     Xb, db = X[best], dist[best]
-    Xb, db, ref_steps = _refine(view, all_rows[best], Xb, db, norm, rounds, 5 + 2 * view.d)
+    Xb, db, ref_steps = _refine(view, all_rows[best], Xb, db, norm, rounds, 5 + 2 * view.d, corner=corner)
     found = np.isfinite(db)
     fin_steps = 0
     if found.any():  # shrink: snap to the exact thresholds and take what the bisection left
