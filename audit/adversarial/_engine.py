@@ -111,7 +111,8 @@ class Engine:
                 # Auto never fails silently to a weaker attack: the reason says what happened.
                 self.choice = AttackChoice("hopskipjump", f"black-box HopSkipJump: no exact white-box view ({e})",
                                            False, False)
-        if self.norm == "2" and self.wb is not None and not self.wb.supports_l2:
+        # (ART's tree and SVC views need it; the tree-ensemble attack measures L2 in attack units.)
+        if self.norm == "2" and self.wb is not None and not self.wb.supports_l2 and self.attack != "tree_ensemble":
             raise ValueError("L2 on a raw SVC/tree needs eps_units: absolute")
         self._out: dict[float, Outcome] = {}
         self._minimal = None

@@ -133,14 +133,14 @@ def test_linf_success_rate_matches_the_exact_threshold_grid(name, classes):
     found = found[correct]
     # No attack can beat the exact infimum (1e-6: the float32 step past a threshold).
     assert np.all(found >= exact - 1e-6)
-    # The search is a heuristic: measured on these forests, 94-100% of the rows reach the
+    # The search is a heuristic: measured on these models, 96-100% of the rows reach the
     # exact value; ask for 90%.
     assert np.mean(np.abs(found - exact) <= 1e-6 * (1 + exact)) >= 0.9
     for e, es in sets.items():
         out = es.meta["outcome"]
         rate = out.valid_flip[correct].mean()
         exact_rate = np.mean(exact <= e)
-        # Never above the exact rate; at most 3 points below it (measured gap: 0 to 0.7 points,
+        # Never above the exact rate; at most 3 points below it (measured gap: 0 to 1.1 points,
         # from rows whose nearest flip needs two features to cross thresholds at once).
         assert rate <= exact_rate + 1e-12
         assert rate >= exact_rate - 0.03, (e, rate, exact_rate)
@@ -153,7 +153,7 @@ def test_linf_success_rate_matches_the_exact_threshold_grid(name, classes):
         assert moved.max() <= e * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("name", ["rf", "gb"])
+@pytest.mark.parametrize("name", ["tree", "rf", "gb"])
 def test_l2_success_rate_close_to_the_exact_threshold_grid(name):
     X, y, sens = small_data(seed=1)
     model = MODELS[name]().fit(X, y)
@@ -166,7 +166,7 @@ def test_l2_success_rate_close_to_the_exact_threshold_grid(name):
     for e, es in sets.items():
         rate = es.meta["outcome"].valid_flip[correct].mean()
         # L2 couples the features, which single-feature moves handle less well than the
-        # L-inf box: measured gaps up to 3 points; allow 6.
+        # L-inf box: measured gaps up to 3.4 points; allow 6.
         assert np.mean(exact <= e) - 0.06 <= rate <= np.mean(exact <= e) + 1e-12
         moved = (es.X.to_numpy(float) - eng.target.X0.to_numpy(float)) / eng.space.scale
         assert np.sqrt((moved ** 2).sum(axis=1)).max() <= e * (1 + 1e-9)
