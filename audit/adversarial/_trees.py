@@ -725,17 +725,14 @@ def tree_ensemble_attack(view: TreeView, target, rows, norm: str, rng: np.random
     delta[r] = np.where(view.rowmask[r], Xb[found] - view.x0[r], 0.0)
     # The tree attack's check: the model itself must agree that the examples flip.
     agree = 0
-    if r.size:
-        with single_threaded() as threads:
+    with single_threaded() as threads:
+        if r.size:
             q0 = target.queries
             lab = np.argmax(target.proba_delta(delta[r], r), axis=1)
-            target.queries = q0
-        ok = lab != target.y_idx[r]
-        agree = int(ok.sum())
-        delta[r[~ok]] = 0.0
-    else:
-        with single_threaded() as threads:
-            pass
+            target.queries = q0  # a check of the result, not part of a query budget
+            ok = lab != target.y_idx[r]
+            agree = int(ok.sum())
+            delta[r[~ok]] = 0.0
     details = {**view.info, "steps": int(steps), "max_steps": max_steps, "refine_rounds": rounds,
                "refine_steps": int(ref_steps), "shrink_steps": int(fin_steps), "starts": int(len(all_rows)),
                "rows": int(len(rows)), "flipped": int(r.size), "model_agrees": agree,

@@ -335,3 +335,18 @@ def test_xgboost_and_lightgbm_through_their_tree_dumps(library):
         out = es.meta["outcome"]
         assert np.all(model.predict(es.X)[out.valid_flip] != eng.y[out.valid_flip])
         assert np.mean(exact <= e) - 0.03 <= out.valid_flip[eng.correct].mean() <= np.mean(exact <= e) + 1e-12
+
+
+def test_missing_values_stay_missing_and_follow_the_model():
+    X, y, sens = small_data(seed=11)
+    X.loc[X.index % 7 == 0, "x1"] = np.nan  # HistGradientBoosting learns where NaN goes
+    model = HistGradientBoostingClassifier(max_iter=6, max_leaf_nodes=6, random_state=0).fit(X, y)
+    ctx, sets = attacked(model, X, y, sens, eps=(0.5,))
+    es = sets[0.5]
+    out = es.meta["outcome"]
+    X0 = X.iloc[es.source_index].reset_index(drop=True)
+    nan = X0["x1"].isna().to_numpy()
+    assert nan.any() and np.array_equal(es.X["x1"].isna().to_numpy(), nan)
+    assert np.all(model.predict(es.X)[out.valid_flip] != es.y[out.valid_flip])
+    assert out.valid_flip[nan].any()  # rows with a missing value are still attacked on the others
+    assert out.extra["attack_details"]["model_disagrees"] == 0
