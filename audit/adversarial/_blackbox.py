@@ -1,7 +1,9 @@
 """Black-box attacks: HopSkipJump through ART with a hard query budget, and a random search.
 
 Both see the model only through :class:`~audit.adversarial._model.Target`,
-one query = one row sent to the model. Budgets are per attacked row.
+one query = one row sent to the model. Budgets are per attacked row. Both run
+their model calls single-threaded (:func:`~audit.adversarial._threads.single_threaded`):
+their calls are small, and thread pools per call oversubscribe a busy machine.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from audit.adversarial._model import Target
 from audit.adversarial._space import distance
+from audit.adversarial._threads import single_threaded
 
 __all__ = ["random_search", "hopskipjump", "seeded_numpy"]
 
@@ -45,7 +48,8 @@ def _directions(rng, m: int, d: int, norm: str) -> np.ndarray:
 
 
 def random_search(target: Target, rows: np.ndarray, eps, norm: str, budget: int,
-                  rng: np.random.Generator, chunk: int = 25) -> tuple[np.ndarray, np.ndarray]:
+                  rng: np.random.Generator, chunk: int = 25,
+                  details: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Query-limited random search inside the eps-ball (this toolkit's own small attack).
 
     For each row in ``rows`` draw up to ``budget`` random perturbations (ball
@@ -58,7 +62,16 @@ def random_search(target: Target, rows: np.ndarray, eps, norm: str, budget: int,
         Change per attacked row in original units (0 where nothing flipped).
     queries : ndarray of int (n,)
         Rows sent to the model per attacked row (at most ``budget``).
+
+    ``details``, when given, receives the thread limits the model calls ran under.
     """
+    with single_threaded() as threads:
+        if details is not None:
+            details["threads"] = threads
+        return _random_search(target, rows, eps, norm, budget, rng, chunk)
+
+
+def _random_search(target, rows, eps, norm, budget, rng, chunk):
     sp = target.space
     n = target.n
     eps_row = np.broadcast_to(np.asarray(eps, dtype=np.float64), (n,)) if np.ndim(eps) else np.full(n, float(eps))
@@ -118,7 +131,7 @@ class _Oracle:
 
 def hopskipjump(target: Target, rows: np.ndarray, norm: str, budget: int, rng: np.random.Generator,
                 max_iter: int = 10, max_eval: int = 100, init_eval: int = 10,
-                init_queries: int = 50) -> tuple[np.ndarray, np.ndarray]:
+                init_queries: int = 50, details: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """ART's HopSkipJump per row, hard-capped at ``budget`` queries per row.
 
     It minimises the perturbation instead of using an epsilon: the result is
@@ -131,7 +144,16 @@ def hopskipjump(target: Target, rows: np.ndarray, norm: str, budget: int, rng: n
     Returns
     -------
     delta_x : ndarray (n, d), queries : ndarray of int (n,)
+
+    ``details``, when given, receives the thread limits the model calls ran under.
     """
+    with single_threaded() as threads:
+        if details is not None:
+            details["threads"] = threads
+        return _hopskipjump(target, rows, norm, budget, rng, max_iter, max_eval, init_eval, init_queries)
+
+
+def _hopskipjump(target, rows, norm, budget, rng, max_iter, max_eval, init_eval, init_queries):
     from art.attacks.evasion import HopSkipJump
     from art.estimators.classification import BlackBoxClassifier
 

@@ -3,8 +3,8 @@
 An :class:`Engine` is built once per (attack parameters) and kept on the
 :class:`~audit.context.AuditContext`, so every evaluation set ``adversarial...@eps``
 and every adversarial check share the sample, the white-box view and, for
-attacks that minimise the perturbation (HopSkipJump, the decision-tree
-attack), the one attack run that serves every epsilon.
+attacks that minimise the perturbation (HopSkipJump, the decision-tree and
+tree-ensemble attacks), the one attack run that serves every epsilon.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from audit.adversarial._model import Target, describe_model
 from audit.adversarial._sample import stratified_sample
 from audit.adversarial._select import ATTACKS, GRADIENT, MINIMAL, AttackChoice, select_attack
 from audit.adversarial._space import NumericSpace, ball_clip
+from audit.adversarial._trees import tree_ensemble_attack, tree_view
 from audit.adversarial._whitebox import gradient_attack, tree_attack, white_box
 
 __all__ = ["AttackParams", "Engine", "Outcome", "engine_for"]
@@ -110,10 +111,13 @@ class Engine:
                 # Auto never fails silently to a weaker attack: the reason says what happened.
                 self.choice = AttackChoice("hopskipjump", f"black-box HopSkipJump: no exact white-box view ({e})",
                                            False, False)
-        if self.norm == "2" and self.wb is not None and not self.wb.supports_l2:
+        # (ART's tree and SVC views need it; the tree-ensemble attack measures L2 in attack units.)
+        if self.norm == "2" and self.wb is not None and not self.wb.supports_l2 and self.attack != "tree_ensemble":
             raise ValueError("L2 on a raw SVC/tree needs eps_units: absolute")
         self._out: dict[float, Outcome] = {}
         self._minimal = None
+        # What the attack runs recorded (thread limits, tree-attack statistics): Outcome.extra.
+        self.attack_details: dict = {}
         self.target.queries = 0
 
     # -- facts for reports ---------------------------------------------------------
@@ -127,6 +131,8 @@ class Engine:
             return f"{self.params.max_queries} queries/row"
         if a in ("pgd", "autoattack"):
             return f"{self.params.max_iter} steps"
+        if a == "tree_ensemble":
+            return "greedy threshold search"
         return "1 step" if a == "fgsm" else "-"
 
     def _seed(self, *salt) -> int:
@@ -150,24 +156,32 @@ class Engine:
             return delta, None
         if attack == "random_search":
             rng = np.random.default_rng(self._seed(attack, salt))
-            return random_search(t, rows, eps, self.norm, p.max_queries, rng)
+            return random_search(t, rows, eps, self.norm, p.max_queries, rng, details=self.attack_details)
         d_min, q = self.minimal_raw()
-        du = ball_clip(self.space.delta_u(d_min), np.zeros_like(d_min), eps, self.norm, self.space.mask)
+        du = ball_clip(self.space.delta_u(d_min), np.zeros_like(d_min), eps, self.norm, self.space.mask,
+                       dtype=np.float64)
         return du.astype(np.float64) * self.space.scale, q
 
     def minimal_raw(self):
-        """The one run of a minimising attack (HopSkipJump, decision tree), shared by every eps."""
+        """The one run of a minimising attack (HopSkipJump, decision tree, tree ensemble), shared by every eps."""
         if self._minimal is None:
             t0 = time.perf_counter()
             t, p = self.target, self.params
             if self.attack == "hopskipjump":
                 rng = np.random.default_rng(self._seed("hopskipjump"))
                 d, q = hopskipjump(t, np.flatnonzero(self.correct), self.norm, p.max_queries, rng,
-                                   max_iter=p.hsj_max_iter)
+                                   max_iter=p.hsj_max_iter, details=self.attack_details)
             elif self.attack == "decision_tree":
                 Z = tree_attack(self.wb, t.y_idx)
                 d, q = self.wb.delta_x(Z), None
                 d[~self.correct] = 0.0
+            elif self.attack == "tree_ensemble":
+                rng = np.random.default_rng(self._seed("tree_ensemble"))
+                # A bare single tree's white-box view is ART's; the tree attack reads it itself.
+                view = self.wb.classifier if self.info.family == "tree_ensemble" else tree_view(t, self.info)
+                d, info = tree_ensemble_attack(view, t, np.flatnonzero(self.correct), self.norm, rng)
+                self.attack_details.update(info)
+                q = None
             else:
                 raise ValueError(f"{self.attack} is not a minimising attack")
             self._minimal = (d, q, time.perf_counter() - t0)
@@ -195,7 +209,8 @@ class Engine:
                 delta, q = self._raw(eps, salt=eps)
                 X_adv, raw_flip, valid_flip, adv_idx = self._evaluate(delta, eps)
                 dt = time.perf_counter() - t0  # includes the shared minimising run the first time
-                self._out[eps] = Outcome(eps, X_adv, raw_flip, valid_flip, adv_idx, q, dt)
+                self._out[eps] = Outcome(eps, X_adv, raw_flip, valid_flip, adv_idx, q, dt,
+                                         extra={"attack_details": dict(self.attack_details)})
             return self._out[eps]
 
     def minimal_distances(self, max_eps: float, steps: int) -> tuple[np.ndarray, str]:

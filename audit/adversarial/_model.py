@@ -22,16 +22,18 @@ __all__ = ["ModelInfo", "describe_model", "Target", "WhiteBox"]
 
 _LINEAR = ("LogisticRegression", "LinearSVC")
 _TREE = ("DecisionTreeClassifier", "ExtraTreeClassifier")
-_ENSEMBLE = ("RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier",
-             "HistGradientBoostingClassifier", "AdaBoostClassifier", "BaggingClassifier",
-             "VotingClassifier", "StackingClassifier")
+# Tree ensembles the tree attack reads (audit/adversarial/_forest.py); other ensembles are black boxes.
+_TREE_ENSEMBLE = ("RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier",
+                  "HistGradientBoostingClassifier", "XGBClassifier", "LGBMClassifier")
+_ENSEMBLE = ("AdaBoostClassifier", "BaggingClassifier", "VotingClassifier", "StackingClassifier")
 
 
 @dataclass
 class ModelInfo:
     """The model's family and what it allows.
 
-    ``family`` is ``torch``, ``linear``, ``svc``, ``tree``, ``ensemble`` or ``other``;
+    ``family`` is ``torch``, ``linear``, ``svc``, ``tree``, ``tree_ensemble`` (tree ensembles
+    and trees behind preprocessing), ``ensemble`` or ``other``;
     ``white_box`` says whether a gradient (or tree-structure) attack applies.
     """
 
@@ -64,8 +66,12 @@ def describe_model(estimator, space: NumericSpace, X_columns: list[str]) -> Mode
     if name in _TREE:
         if pre is None and all_numeric:
             return ModelInfo("tree", name, True, "", None, final)
-        return ModelInfo("other", f"Pipeline({name})", False,
-                         "tree behind preprocessing: the tree attack needs the raw numeric inputs")
+        # ART's decision-tree attack needs the raw numeric inputs; the tree-ensemble attack
+        # pulls the thresholds back through the preprocessing (or says why it cannot).
+        return ModelInfo("tree_ensemble", f"Pipeline({name})" if pre is not None else name, True, "",
+                         pre, final)
+    if name in _TREE_ENSEMBLE:
+        return ModelInfo("tree_ensemble", name if pre is None else f"Pipeline({name})", True, "", pre, final)
     if name in _ENSEMBLE:
         return ModelInfo("ensemble", name, False, "tree ensemble: no gradients and no tree attack in ART")
     return ModelInfo("other", name, False, "no white-box attack known for this model type")

@@ -8,9 +8,10 @@ from audit.adversarial._model import ModelInfo
 
 __all__ = ["ATTACKS", "AttackChoice", "select_attack", "supported_attacks"]
 
-ATTACKS = ("auto", "fgsm", "pgd", "autoattack", "decision_tree", "hopskipjump", "random_search")
+ATTACKS = ("auto", "fgsm", "pgd", "autoattack", "decision_tree", "tree_ensemble", "hopskipjump",
+           "random_search")
 GRADIENT = ("fgsm", "pgd", "autoattack")
-MINIMAL = ("decision_tree", "hopskipjump")  # minimise the perturbation; evaluated at any eps by clipping
+MINIMAL = ("decision_tree", "tree_ensemble", "hopskipjump")  # minimise the perturbation; evaluated at any eps by clipping
 BLACK_BOX = ("hopskipjump", "random_search")
 
 
@@ -31,7 +32,9 @@ def supported_attacks(info: ModelInfo) -> tuple[str, ...]:
     if info.family in ("linear", "svc"):
         return ("fgsm", "pgd") + BLACK_BOX
     if info.family == "tree":
-        return ("decision_tree",) + BLACK_BOX
+        return ("decision_tree", "tree_ensemble") + BLACK_BOX
+    if info.family == "tree_ensemble":
+        return ("tree_ensemble",) + BLACK_BOX
     return BLACK_BOX
 
 
@@ -40,7 +43,8 @@ def select_attack(requested: str, info: ModelInfo) -> AttackChoice:
 
     ``auto`` picks the strongest attack the model supports: PGD where ART has
     gradients (linear models, SVC, PyTorch), the decision-tree attack for a
-    single tree, HopSkipJump for everything else. A black-box attack on a
+    single tree on numeric inputs, the tree-ensemble attack for tree ensembles
+    (and trees behind preprocessing), HopSkipJump for everything else. A black-box attack on a
     model that allows a white-box one is marked as an upper bound.
 
     Raises
@@ -54,6 +58,9 @@ def select_attack(requested: str, info: ModelInfo) -> AttackChoice:
             attack, why = "pgd", f"white-box PGD: ART has exact gradients for this {info.name}"
         elif info.family == "tree":
             attack, why = "decision_tree", f"ART's decision-tree attack uses the structure of this {info.name}"
+        elif info.family == "tree_ensemble":
+            attack, why = "tree_ensemble", (f"tree-ensemble attack: searches the split thresholds of this "
+                                            f"{info.name}")
         else:
             attack, why = "hopskipjump", (f"black-box HopSkipJump: {info.note or 'no white-box attack'}"
                                           f" ({info.name})")

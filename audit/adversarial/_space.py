@@ -140,8 +140,12 @@ class NumericSpace:
         return enforce_constraints(X_new, X_orig, self.constraints)
 
 
-def ball_clip(U: np.ndarray, U0: np.ndarray, eps, norm: str, mask: np.ndarray) -> np.ndarray:
-    """Project ``U`` onto the eps-ball around ``U0`` (per-row ``eps`` allowed), masked features reset."""
+def ball_clip(U: np.ndarray, U0: np.ndarray, eps, norm: str, mask: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Project ``U`` onto the eps-ball around ``U0`` (per-row ``eps`` allowed), masked features reset.
+
+    ``dtype`` float32 matches ART's computations; minimal-perturbation results are
+    clipped in float64 so that a point placed just past a tree threshold stays past it.
+    """
     eps = np.asarray(eps, dtype=np.float64).reshape(-1, 1) if np.ndim(eps) else float(eps)
     d = (np.asarray(U, dtype=np.float64) - U0) * mask
     if norm == "inf":
@@ -151,7 +155,7 @@ def ball_clip(U: np.ndarray, U0: np.ndarray, eps, norm: str, mask: np.ndarray) -
         with np.errstate(divide="ignore", invalid="ignore"):
             f = np.where(n > eps, eps / n, 1.0)
         d = d * f
-    return (U0 + d).astype(np.float32)
+    return (U0 + d).astype(dtype)
 
 
 def distance(U: np.ndarray, U0: np.ndarray, norm: str) -> np.ndarray:

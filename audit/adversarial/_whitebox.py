@@ -20,7 +20,9 @@ __all__ = ["white_box", "gradient_attack", "tree_attack"]
 
 
 def white_box(target: Target, info: ModelInfo) -> WhiteBox:
-    """The ART classifier for ``info.family`` in {linear, svc, tree, torch}."""
+    """The ART classifier for ``info.family`` in {linear, svc, tree, torch}; the tree view for ensembles."""
+    if info.family == "tree_ensemble":
+        return _tree_ensemble(target, info)
     if info.family == "linear":
         return linear_surrogate(target, info)
     if info.family in ("svc", "tree"):
@@ -112,6 +114,17 @@ def _raw_sklearn(target: Target, info: ModelInfo) -> WhiteBox:
     clf = SklearnClassifier(model, clip_values=(np.minimum(xlo, Z0.min(0)), np.maximum(xhi, Z0.max(0))))
     return WhiteBox(clf, Z0, sp.mask.astype(np.float32), sp.scale.copy(), lambda dz: dz,
                     supports_l2=bool(np.all(sp.scale == 1.0)))
+
+
+def _tree_ensemble(target: Target, info: ModelInfo) -> WhiteBox:
+    # Not an ART classifier: the trees read and pulled back to the numeric space (ValueError
+    # with the reason when that is impossible, so `auto` falls back to HopSkipJump).
+    from audit.adversarial._trees import tree_view
+
+    sp = target.space
+    view = tree_view(target, info)
+    return WhiteBox(view, target.X0[sp.columns].to_numpy(dtype=np.float64), sp.mask.astype(np.float32),
+                    sp.scale.copy(), lambda dz: dz, extra={"tree_view": view.info})
 
 
 def _torch(target: Target) -> WhiteBox:

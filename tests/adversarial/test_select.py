@@ -28,11 +28,12 @@ MODELS = {
     "linsvc": (LinearSVC(), "pgd"),
     "svc": (SVC(), "pgd"),
     "tree": (DecisionTreeClassifier(max_depth=4, random_state=0), "decision_tree"),
-    "rf": (RandomForestClassifier(n_estimators=5, random_state=0), "hopskipjump"),
-    "gb": (GradientBoostingClassifier(n_estimators=5, random_state=0), "hopskipjump"),
-    "hgb": (HistGradientBoostingClassifier(max_iter=5), "hopskipjump"),
+    "rf": (RandomForestClassifier(n_estimators=5, random_state=0), "tree_ensemble"),
+    "gb": (GradientBoostingClassifier(n_estimators=5, random_state=0), "tree_ensemble"),
+    "hgb": (HistGradientBoostingClassifier(max_iter=5), "tree_ensemble"),
     "knn": (KNeighborsClassifier(), "hopskipjump"),
-    "scaled_tree": (Pipeline([("s", StandardScaler()), ("t", DecisionTreeClassifier(max_depth=3))]), "hopskipjump"),
+    "scaled_tree": (Pipeline([("s", StandardScaler()), ("t", DecisionTreeClassifier(max_depth=3))]),
+                    "tree_ensemble"),
     "scaled_lr": (Pipeline([("s", StandardScaler()), ("m", LogisticRegression())]), "pgd"),
 }
 
@@ -63,7 +64,9 @@ def test_black_box_on_a_gradient_model_is_an_upper_bound():
     for attack in ("hopskipjump", "random_search"):
         c = select_attack(attack, info)
         assert c.upper_bound and c.attack == attack
-    assert not select_attack("hopskipjump", info_of(RandomForestClassifier(n_estimators=3))).upper_bound
+    # HopSkipJump on a forest is weaker than the tree attack the forest allows: an upper bound too.
+    assert select_attack("hopskipjump", info_of(RandomForestClassifier(n_estimators=3))).upper_bound
+    assert not select_attack("hopskipjump", info_of(KNeighborsClassifier())).upper_bound
 
 
 def test_unsupported_requests_are_refused():
