@@ -59,6 +59,7 @@ def build_adversarial(ctx, base: EvaluationSet, params: AttackParams, severity, 
         "flipped": int(out.valid_flip.sum()),
         "discarded_invalid": out.discarded,
         "max_queries_per_row": None if q is None else int(np.max(q, initial=0)),
+        "threads": (out.extra.get("attack_details") or {}).get("threads"),
     }
     desc = (f"{eng.attack} (L{'∞' if eng.norm == 'inf' else '2'}, eps={eps:g} "
             f"{'std units' if eng.params.eps_units == 'std' else 'absolute'}) on {eng.target.n} rows "
