@@ -60,7 +60,7 @@ class Interval(_Model):
     level : float
         Confidence level, e.g. 0.95.
     method : str
-        How it was computed, e.g. ``"bootstrap-counts"``, ``"bootstrap-rows"``, ``"wilson"``.
+        How it was computed, e.g. ``"bootstrap-counts"``, ``"bootstrap-binned"``, ``"wilson"`` (every label: docs/methods.md).
     """
 
     low: float | None

@@ -306,7 +306,7 @@ def _vi(v, lo, hi) -> dict:
 _EXTRAS = ("base_rate", "selection_rate", "tpr", "fpr", "precision")
 
 
-def _group_rows(pr: _PartResult, comps, level):
+def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-counts"):
     lo_b, hi_b = percentile_interval(pr.reps[0], level)
     first = comps[0]
     if first.rate is not None:
@@ -314,7 +314,7 @@ def _group_rows(pr: _PartResult, comps, level):
         lo_w, hi_w = wilson_interval(k, n, level)
         lo, hi, method = lo_w, hi_w, "wilson"
     else:
-        lo, hi, method = lo_b, hi_b, "bootstrap-counts"
+        lo, hi, method = lo_b, hi_b, boot_method
     rows = []
     for g, label in enumerate(pr.part.labels):
         extra = {"partition": " & ".join(pr.part.columns), "included": bool(pr.include[g])}
@@ -348,7 +348,7 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     boot = combine([np.asarray(p.boot) for p in parts], kind)
     value_all = combine([np.asarray(p.point_all) for p in parts], kind)
     lo, hi = percentile_interval(boot, level)
-    groups = [row for p in parts for row in _group_rows(p, comps, level)]
+    groups = [row for p in parts for row in _group_rows(p, comps, level, _method(metric))]
     small = [g for g in groups if g.small]
     reason = None
     if small and params.small_groups == "inconclusive":
@@ -371,4 +371,4 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
 
 
 def _method(metric) -> str:
-    return "bootstrap-rows" if metric.family == "regression" else "bootstrap-counts"
+    return "bootstrap-binned" if metric.family == "regression" else "bootstrap-counts"

@@ -48,7 +48,14 @@ from pydantic import ValidationError
 
 from audit.policy import schema as S
 from audit.policy._problems import Collector, Located, describe, format_loc
-from audit.policy._yaml import YAML_LIMITS, YamlDocument, YamlLimits, YamlProblem, load_yaml, read_yaml
+from audit.policy._yaml import (
+    YAML_LIMITS,
+    YamlDocument,
+    YamlLimits,
+    YamlProblem,
+    load_yaml,
+    read_yaml,
+)
 from audit.policy.provenance import CheckOrigin, Origin, Provenance, RemovedCheck, SourceFile
 
 __all__ = ["MAX_BASELINES", "Resolved", "resolve"]

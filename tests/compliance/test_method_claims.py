@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from audit.compliance import methods
 from audit.profiling import order_statistic_interval
-from audit.stats import auc_from_counts, bootstrap_counts, class_score_counts, wilson_interval
+from audit.stats import auc_from_counts, bootstrap_counts, wilson_interval
 
 
 def _claims(text: str, *needles: str) -> None:
@@ -115,25 +115,29 @@ def test_count_bootstrap_has_the_row_bootstrap_distribution():
     assert (grouped.sum(axis=2) == [15, 33]).all()
 
 
-def test_score_histogram_auc_is_exact_with_few_distinct_scores_and_within_the_bound_otherwise():
+def test_score_histogram_auc_is_exact_without_shared_bins_and_within_the_bound_otherwise():
+    from audit.stats.summaries import SCORE_BINS, score_bin
+
     text = methods().interval("bootstrap-score-histogram")
-    _claims(text.exact_when, "at most 1,024 distinct scores")
-    _claims(
-        text.approximation, "at most half the share of positive-negative pairs that share a bin"
-    )
+    _claims(text.exact_when, "no positive and negative share a score bin")
+    _claims(text.approximation, "within half the share of positive-negative pairs that share one of the 2^16 bins")
+
+    def hist(score, y):
+        return np.bincount(y.astype(int) * SCORE_BINS + score_bin(score, SCORE_BINS),
+                           minlength=2 * SCORE_BINS).reshape(2, SCORE_BINS)
+
     rng = np.random.default_rng(5)
     y = rng.random(20_000) < 0.3
-    few = np.round(rng.random(20_000) * 0.5 + 0.3 * y, 3)  # at most 1,001 distinct values
-    counts, exact = class_score_counts(few, y, 1024)
-    assert exact
-    assert float(auc_from_counts(counts)) == pytest.approx(roc_auc_score(y, few), abs=1e-12)
+    # Scores on a grid coarser than the bins: classes never share a bin unless they share a value,
+    # and equal values are ties for scikit-learn too, so the value is exact.
+    grid = (np.floor(rng.random(20_000) * 1000) + 0.5) / 1000
+    counts = hist(grid, y)
+    assert float(auc_from_counts(counts)) == pytest.approx(roc_auc_score(y, grid), abs=1e-12)
     many = rng.random(20_000) * 0.5 + 0.3 * y
-    counts, exact = class_score_counts(many, y, 1024)
-    assert not exact
+    counts = hist(many, y)
     tied = float((counts[0] * counts[1]).sum()) / float(counts[0].sum() * counts[1].sum())
+    assert 0 < tied
     assert abs(float(auc_from_counts(counts)) - roc_auc_score(y, many)) <= tied / 2
-    _claims(text.approximation, "about 1/2,048")
-    assert tied / 2 <= 1.5 / 2048  # equal-count bins: the tied share is about 1/bins
 
 
 def test_hash_collision_bound_for_duplicates_is_negligible_at_audit_sizes():
