@@ -299,7 +299,7 @@ def _cmd_validate(args) -> int:
             checked = validate_policy(file, check_files=not args.schema_only)
         except PolicyError as exc:
             bad += 1
-            report.append({"policy": file, "valid": False, "problems": [
+            report.append({"valid": False, "policy": file, "problems": [
                 {"path": p.path, "line": p.line, "file": p.file or exc.file, "message": p.message}
                 for p in exc.problems]})
             for p in exc.problems:
@@ -311,7 +311,7 @@ def _cmd_validate(args) -> int:
         bases = f", extends {', '.join(f.name for f in prov.files[:-1])}" if prov.inherited else ""
         what = "baseline" if checked.is_baseline else "policy"
         n = len(doc.get("checks") or [])
-        report.append({"policy": file, "valid": True, "name": doc.get("name"), "checks": n, "problems": []})
+        report.append({"valid": True, "policy": file, "name": doc.get("name"), "checks": n, "problems": []})
         print(f"{file}: valid ({what} {doc.get('name')!r}, {n} checks{bases})", file=status)
         if checked.loaded is not None and review_overdue(checked.loaded.policy, date.today()):
             print(f"{file}: note: review_by {checked.loaded.policy.review_by.isoformat()} has passed; "
@@ -321,7 +321,10 @@ def _cmd_validate(args) -> int:
     if as_json:
         from audit.publish import print_json
 
-        print_json(report)
+        # One file: one object; several: a list of them.
+        for r in report:
+            r["exit_code"] = 0 if r["valid"] else 2
+        print_json(report[0] if len(report) == 1 else report)
     return 2 if bad else 0
 
 

@@ -419,8 +419,8 @@ class AuditContext:
     def built_evalsets(self) -> dict[str, EvaluationSet]:
         return dict(self._sets)
 
-    def for_check(self, check_id: str, evalset: str, index: int) -> CheckContext:
-        return CheckContext(self, check_id, evalset, index)
+    def for_check(self, check_id: str, evalset: str, index: int = 0, key: str | None = None) -> CheckContext:
+        return CheckContext(self, check_id, evalset, index, key)
 
 
 def _stored_predictions(es: EvaluationSet, classes, pos_label) -> Predictions:
@@ -449,11 +449,13 @@ class CheckContext:
         The evaluation set the policy named for this check.
     """
 
-    def __init__(self, audit: AuditContext, check_id: str, evalset_name: str, index: int = 0):
+    def __init__(self, audit: AuditContext, check_id: str, evalset_name: str, index: int = 0,
+                 key: str | None = None):
         self.audit = audit
         self.check_id = check_id
         self.evalset_name = evalset_name
         self.index = index
+        self.key = key
 
     def __getattr__(self, item):
         # settings, dataset, model, constraints, classes, pos_label... come from the audit.
@@ -474,6 +476,9 @@ class CheckContext:
         return self.audit.predictions(name or self.evalset_name)
 
     def rng(self, *salt: object) -> np.random.Generator:
-        """Seeded from run seed, check id, evaluation set and position in the policy."""
-        return self.audit.rng("check", self.check_id, self.evalset_name, self.index, *salt)
+        """Seeded from the run seed and the check's identity: its ``key`` (name and parameters,
+        given by the runner), else its position in the policy. With a key, reordering a policy's
+        checks (or inheriting them from a baseline) changes no interval."""
+        ident = self.index if self.key is None else self.key
+        return self.audit.rng("check", self.check_id, self.evalset_name, ident, *salt)
 

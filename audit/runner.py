@@ -276,7 +276,8 @@ def _run_one(ctx: AuditContext, plan: AuditPlan, pc: PlannedCheck, default_decis
         return CheckResult(**base, verdict=Verdict.SKIPPED, message=pc.skip)
     t0 = time.perf_counter()
     try:
-        m: Measurement = spec.func(ctx.for_check(entry.id, pc.evalset, pc.index), pc.params)
+        m: Measurement = spec.func(ctx.for_check(entry.id, pc.evalset, pc.index, _check_key(entry, params)),
+                                   pc.params)
     except CheckSkipped as exc:
         return CheckResult(**base, verdict=Verdict.SKIPPED, message=str(exc), duration_s=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one crashing check must not crash the audit
@@ -292,6 +293,13 @@ def _run_one(ctx: AuditContext, plan: AuditPlan, pc: PlannedCheck, default_decis
     return CheckResult(**base, verdict=verdict, value=m.value, interval=m.interval, n=m.n, groups=m.groups,
                        message=message, details={**m.details, "scope": scope},
                        duration_s=time.perf_counter() - t0)
+
+
+def _check_key(entry, params: dict) -> str:
+    # A check's identity in a policy (the loader refuses duplicates): its random streams follow it.
+    import json
+
+    return json.dumps([entry.name, params], sort_keys=True, default=str)
 
 
 def _run_checks(ctx, plan: AuditPlan, p, n: int, k: int, parallel: int, advance) -> list[CheckResult]:

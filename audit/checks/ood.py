@@ -34,7 +34,7 @@ def _f(v):
     return v if np.isfinite(v) else None
 
 
-class _Fitted:
+class _Detector:
     """A detector fitted on the reference data, scoring tables."""
 
     def __init__(self, ctx, detector: str, backend: str = "scikit-learn", robust: bool = False):
@@ -70,7 +70,7 @@ def ood_scores(ctx, detector: str, name: str, backend: str = "scikit-learn", rob
         else:
             fk = ("__fitted__", detector, backend, robust)
             if fk not in cache:
-                cache[fk] = _Fitted(ctx, detector, backend, robust)
+                cache[fk] = _Detector(ctx, detector, backend, robust)
             s = cache[fk].score(ctx.evalset(name).X)
         cache[key] = s
         return s

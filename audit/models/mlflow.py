@@ -105,7 +105,7 @@ def load_mlflow_model(uri: str, *, trust: bool = False, batch_size: int = DEFAUL
         shutil.rmtree(tmp, ignore_errors=True)
         raise ModelLoadError(f"{uri}: cannot load the MLflow model: {type(exc).__name__}: "
                              f"{scrub(exc)}") from None
-    from audit.models.loading import wrap_model
+    from audit.models._wrap import wrap_model
 
     adapter = wrap_model(est, source=uri, batch_size=batch_size)
     # A pyfunc may read its files lazily: keep the download until the adapter is gone.
@@ -180,7 +180,7 @@ def model_files_sha256(folder: str | Path) -> str:
     ``registered_model_meta`` (written by MLflow's registry client at download time)
     is left out, so the same model fetched by ``models:/`` or ``runs:/`` hashes alike.
     """
-    from audit.models.loading import file_sha256
+    from audit.models._wrap import file_sha256
 
     root = Path(folder)
     h = hashlib.sha256()

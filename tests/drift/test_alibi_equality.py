@@ -57,8 +57,7 @@ def test_equals_the_pre_rewrite_check(test):
     shift = pytest.importorskip("audit.checks.shift")
     if not hasattr(shift, "feature_pvalues"):
         pytest.skip("the pre-rewrite feature_pvalues is gone")
-    from audit.evalsets._demo_context import demo_context
-
+    from audit.demo_context import demo_context
     from audit.evalsets import EvalSetSpec
 
     ctx = demo_context(n=600, n_ref=600, model=False)

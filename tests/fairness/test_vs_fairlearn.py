@@ -222,7 +222,7 @@ def test_regression_differences_match_sklearn(seed, cid, fn):
             v = [fn(df.y[k], df.pred[k]) for _, k in numpy_groups(df, cols)]
             vals.append(max(v) - min(v))
         assert m.value == pytest.approx(max(vals), rel=1e-9)
-        assert m.interval.method == "bootstrap-rows" and m.interval.low <= m.interval.high
+        assert m.interval.method == "bootstrap-binned" and m.interval.low <= m.interval.high
 
 
 @pytest.mark.parametrize("seed", SEEDS)

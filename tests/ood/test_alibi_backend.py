@@ -14,7 +14,7 @@ from tests._alibi import import_alibi_od, requires_alibi
 
 
 def _data(seed=0):
-    from audit.evalsets._demo_context import demo_context
+    from audit.demo_context import demo_context
 
     ctx = demo_context(n=500, n_ref=700, seed=seed, model=False)
     enc = StandardEncoder(ctx.dataset.feature_types).fit(ctx.dataset.reference.X)

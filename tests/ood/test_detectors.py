@@ -161,7 +161,7 @@ def test_robust_mahalanobis_resists_reference_outliers():
 
 
 def test_detectors_separate_far_rows_on_the_demo_data():
-    from audit.evalsets._demo_context import demo_context
+    from audit.demo_context import demo_context
 
     ctx = demo_context(n=600, n_ref=600, model=False)
     enc = StandardEncoder(ctx.dataset.feature_types).fit(ctx.dataset.reference.X)

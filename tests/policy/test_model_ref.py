@@ -34,7 +34,7 @@ def test_mlflow_uris_are_accepted(tmp_path, demo_files):
 
 @pytest.mark.parametrize("block,where,words", [
     ('  mlflow: "s3://bucket/model"', "model.mlflow (line 4)", ["models:/<name>/<version>", "s3://bucket"]),
-    ('  mlflow: "models:/credit/3"\n  trust: true', "model (line 3)", ["--trust-model", "cannot be set"]),
+    ('  mlflow: "models:/credit/3"\n  trust: true', "model.trust (line 5)", ["--trust-model", "cannot grant trust"]),
     ('  mlflow: "models:/credit/3"\n  path: m.skops', "model (line 3)", ["exactly one", "'path', 'mlflow'"]),
     ("  path: m.skops\n  onnx: {label_output: y}", "model (line 3)", ["'.onnx' model file", "m.skops"]),
     ("  path: m.onnx\n  onnx: {label_outputs: y}", "model.onnx.label_outputs (line 5)",
