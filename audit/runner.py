@@ -212,6 +212,7 @@ class _Audit:
             "seed": self.ctx.seed,
             "task": self.ctx.task,
             "model_name": self.model.name,
+            "policy": _policy_facts(self.lp),
             "pos_label": _jsonable(self.ctx.pos_label),
             "inconclusive_fails": p.defaults.inconclusive_fails,
             "files": files,
@@ -370,6 +371,27 @@ def _describe_sets(audit: _Audit, n: int, k: int) -> dict:
 def _source_name(audit: _Audit) -> str:
     loc = audit.inputs.files["data"]["path"]
     return loc if loc.startswith("<") else Path(loc).name
+
+
+def _policy_facts(lp: LoadedPolicy) -> dict:
+    """What the report shows of the policy itself: identity, scope, ownership, frameworks, and
+    which file set each threshold (provenance, when the policy extends baselines)."""
+    p = lp.policy
+    facts = {"name": p.name, "description": p.description, "sha256": lp.sha256,
+             "owner": p.owner, "approved_by": p.approved_by,
+             "review_by": p.review_by.isoformat() if p.review_by else None,
+             "review_overdue": bool(p.review_by and p.review_by < _today()),
+             "frameworks": list(p.frameworks)}
+    prov = getattr(lp, "provenance", None)
+    if prov is not None and prov.inherited:
+        facts["provenance"] = prov.to_json()
+    return facts
+
+
+def _today():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
 
 
 def _jsonable(v):

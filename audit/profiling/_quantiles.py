@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["order_statistic_interval", "min_repeats_for"]
 
@@ -51,6 +50,8 @@ def order_statistic_interval(values: np.ndarray, q: float, level: float = 0.95):
     x = np.sort(np.asarray(values, dtype=float))
     n = x.size
     a = (1.0 - level) / 2.0
+    from scipy import stats  # imported where used: scipy.stats costs ~0.8 s
+
     cdf = stats.binom.cdf(np.arange(n + 1), n, q)  # cdf[j] = P(B <= j)
     # P(X_(l) <= xi_q) = 1 - cdf[l-1] >= 1 - a: the largest such l.
     below = np.flatnonzero(cdf <= a)

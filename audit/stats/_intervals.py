@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["percentile_interval", "wilson_interval"]
 
@@ -26,7 +25,11 @@ def wilson_interval(k, n, level: float = 0.95):
     """Wilson score interval for a binomial proportion ``k / n`` (vectorised)."""
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    from scipy.special import (
+        ndtri,  # lighter than scipy.stats: the command line imports this module
+    )
+
+    z = ndtri(0.5 + level / 2.0)
     with np.errstate(all="ignore"):
         p = k / n
         denom = 1.0 + z**2 / n
