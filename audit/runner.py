@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from audit.context import AuditContext, AuditSettings
+from audit.digest import with_digest
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
 from audit.inputs import AuditInputs, LoadedModel, load_models, model_manifest, prepare_inputs
@@ -226,9 +227,11 @@ class _Audit:
                                                                   if not (c.skip or c.error)),
                           "checks_on_sample": sum(c.rows for c in self.plan.checks if not (c.skip or c.error))},
         }
-        return AuditResult(policy_name=p.name, manifest=manifest, evalsets=_describe_sets(self, n, k),
-                           results=results, summary=summarise(results, p.defaults.inconclusive_fails),
-                           policy_text=self.lp.text)
+        result = AuditResult(policy_name=p.name, manifest=manifest, evalsets=_describe_sets(self, n, k),
+                             results=results, summary=summarise(results, p.defaults.inconclusive_fails),
+                             policy_text=self.lp.text)
+        # The run digest (manifest.run_digest): what was found, from what; `audit verify` recomputes it.
+        return with_digest(result)
 
 
 def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog) -> float:
@@ -338,20 +341,56 @@ def _run_checks(ctx, plan: AuditPlan, p, n: int, k: int, parallel: int, advance)
 
 
 def summarise(results: list[CheckResult], inconclusive_fails: bool = False) -> Summary:
-    """Counts per verdict, the overall decision and the exit code (0 pass, 1 fail)."""
+    """Counts per verdict, the overall decision, the rule that decided it, and the exit code.
+
+    The rules, in order (docs/results-schema.md, "Summary"):
+
+    1. ``FAIL`` (exit 1) when a blocking check is FAIL or ERROR, or INCONCLUSIVE while the
+       policy says ``inconclusive_fails``; ``reason`` counts each kind.
+    2. ``PASS WITH WARNINGS`` (exit 0) when nothing blocking failed but a check is WARN, or a
+       non-blocking check is FAIL or ERROR.
+    3. ``PASS`` (exit 0) otherwise. INCONCLUSIVE and SKIPPED checks that do not gate leave the
+       decision at PASS; ``headline`` says how many (``"PASS (3 INCONCLUSIVE)"``).
+    """
     counts = {v.value: 0 for v in Verdict}
     for r in results:
         counts[r.verdict.value] += 1
     gating = {Verdict.FAIL, Verdict.ERROR} | ({Verdict.INCONCLUSIVE} if inconclusive_fails else set())
-    failures = [f"{r.name} [{r.evalset}]" for r in results if r.blocking and r.verdict in gating]
-    if failures:
+    failing = [r for r in results if r.blocking and r.verdict in gating]
+    failures = [f"{r.name} [{r.evalset}]" for r in failing]
+
+    def n_of(rs, verdict) -> int:
+        return sum(r.verdict == verdict for r in rs)
+
+    if failing:
         decision = "FAIL"
-    elif any(r.verdict in (Verdict.WARN, Verdict.INCONCLUSIVE, Verdict.FAIL, Verdict.ERROR) for r in results):
-        decision = "PASS WITH WARNINGS"
+        parts = [_count(n_of(failing, Verdict.FAIL), "blocking check failed", "blocking checks failed"),
+                 _count(n_of(failing, Verdict.ERROR), "blocking check raised an error",
+                        "blocking checks raised an error")]
+        k = n_of(failing, Verdict.INCONCLUSIVE)
+        if k:
+            parts.append(("a blocking check was" if k == 1 else f"{k} blocking checks were")
+                         + " INCONCLUSIVE and the policy says inconclusive fails")
+        reason = "; ".join(p for p in parts if p)
+        headline = "FAIL"
     else:
-        decision = "PASS"
-    return Summary(counts=counts, decision=decision, exit_code=1 if failures else 0,
-                   blocking_failures=failures)
+        notes = {"WARN": counts["WARN"],
+                 "non-blocking FAIL": sum(r.verdict == Verdict.FAIL for r in results),
+                 "non-blocking ERROR": sum(r.verdict == Verdict.ERROR for r in results),
+                 "INCONCLUSIVE": counts["INCONCLUSIVE"], "SKIPPED": counts["SKIPPED"]}
+        warned = notes["WARN"] + notes["non-blocking FAIL"] + notes["non-blocking ERROR"]
+        decision = "PASS WITH WARNINGS" if warned else "PASS"
+        said = ", ".join(f"{v} {k}" for k, v in notes.items() if v)
+        reason = "no blocking check failed" + (f"; {said}" if said else "")
+        if notes["INCONCLUSIVE"] and not inconclusive_fails:
+            reason += " (the policy does not make INCONCLUSIVE fail)"
+        headline = f"{decision} ({said})" if said else decision
+    return Summary(counts=counts, decision=decision, headline=headline, reason=reason,
+                   exit_code=1 if failing else 0, blocking_failures=failures)
+
+
+def _count(k: int, one: str, many: str) -> str:
+    return "" if not k else (f"1 {one}" if k == 1 else f"{k} {many}")
 
 
 def _describe_sets(audit: _Audit, n: int, k: int) -> dict:
