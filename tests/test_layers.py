@@ -21,12 +21,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("audit.api", "audit"),
     ("audit.runner", "audit.inputs", "audit.passes", "audit.plan", "audit.context", "audit.progress",
      "audit.demo_context", "audit.report", "audit.compare", "audit.integrations", "audit.verdict",
-     "audit.policy", "audit.trust"),
+     "audit.policy", "audit.trust", "audit.verify"),
     ("audit.checks",),
     ("audit.evalsets", "audit.fairness", "audit.adversarial", "audit.profiling", "audit.drift", "audit.ood",
      "audit.compliance"),
     ("audit.stats", "audit.data", "audit.models", "audit.constraints", "audit.scale"),
-    ("audit.results", "audit.errors", "audit.manifest", "audit.extras"),
+    ("audit.results", "audit.errors", "audit.manifest", "audit.extras", "audit.digest"),
 ]
 
 
