@@ -24,8 +24,10 @@ examples:
   audit run policy.yaml --baseline reports/last/results.json      regression audit
   audit compare old/results.json new/results.json
   audit history reports/
+  audit verify reports/<run>/                  recompute the run digest; exit 1 if anything changed
   audit checks                                 every check id with its parameters
   audit schema > policy.schema.json            JSON Schema of the policy format
+  audit schema --results                       JSON Schema of results.json
   audit validate --schema-only policies/*.yaml   check policies without the data (pre-commit)
 """
 
@@ -62,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Make a seeded synthetic credit-scoring dataset with a deliberate "
                           "group disparity, train a scikit-learn model, and audit it with policies/demo.yaml.")
     _add_run_options(demo)
-    demo.add_argument("--work", default="demo-work", help="folder for the demo data and model (default: %(default)s)")
+    demo.add_argument("--work", default=None,
+                      help="folder for the demo data and model (default: demo-work for seed 0, "
+                      "demo-work-seed-N for --seed N; demo-work-digits... with --torch). Files of an "
+                      "earlier run with other content are never overwritten")
     demo.add_argument("--strict", action="store_true",
                       help="exit 1 when a blocking check fails, as `audit run` does (the demo fails on purpose)")
     demo.add_argument("--torch", action="store_true",
@@ -70,7 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     ch = sub.add_parser("checks", help="list every check id with its parameters")
     ch.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.add_parser("schema", help="print the JSON Schema of the policy format")
+    sch = sub.add_parser("schema", help="print the JSON Schema of the policy format (or of results.json)")
+    sch.add_argument("--results", action="store_true",
+                     help="print the JSON Schema of results.json instead (shipped as audit/schemas/results.schema.json)")
+    ver = sub.add_parser("verify", help="check that a report folder is unchanged since its audit (exit 1 if not)",
+                         description="Recompute the run digest from results.json and compare it with the one "
+                         "recorded at run time; compare policy.yaml, the PDF's attachments and (when present at "
+                         "their recorded paths) the model, data and reference files with their recorded SHA-256; "
+                         "check Ed25519 signatures. Exit 0 unchanged, 1 something changed, 2 bad arguments. "
+                         "See docs/verify.md.")
+    ver.add_argument("report", help="report folder (or its results.json)")
+    ver.add_argument("--public-key", action="append", default=[], metavar="PEM",
+                     help="Ed25519 public key that must have signed the report (repeatable; needs the sign extra)")
+    ver.add_argument("--sign-key", metavar="PEM",
+                     help="after a successful verification, sign the report with this Ed25519 private key: "
+                     "writes signature-<key id>.json into the folder (password, if any, in AUDIT_SIGN_KEY_PASSWORD)")
+    ver.add_argument("--signer", default=None, help="name recorded in the signature (with --sign-key)")
+    ver.add_argument("--no-inputs", action="store_true", help="do not re-hash the model and data files")
+    ver.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: print the findings as one JSON object on stdout")
     val = sub.add_parser("validate", help="validate policy files without running them",
                          description="Validate each policy (its baselines merged): one line per problem, "
                          "FILE:LINE: KEY: MESSAGE on stderr; exit 2 if any file is invalid. "
@@ -205,6 +228,16 @@ def _scaling(args) -> dict:
             "partition_rows": args.partition_rows, "sample_rows": args.sample_rows}
 
 
+def demo_work_folder(args) -> Path:
+    """The demo's work folder: ``--work``, else one per demo and seed (seed 0: ``demo-work``, the
+    folder the bundled policies read), so a demo with another seed never replaces earlier inputs."""
+    if args.work:
+        return Path(args.work)
+    seed = 0 if args.seed is None else args.seed
+    base = "demo-work-digits" if args.torch else "demo-work"
+    return Path(base if seed == 0 else f"{base}-seed-{seed}")
+
+
 def _cmd_demo(args) -> int:
     from audit.api import run_models
     from audit.publish import preflight
@@ -212,7 +245,7 @@ def _cmd_demo(args) -> int:
     preflight(args)
     _quiet_libraries()
     quiet = args.quiet or args.format == "json"
-    work = Path(args.work)
+    work = demo_work_folder(args)
     if args.torch:
         from audit.data.digits_demo import write_digits_demo
 
@@ -228,7 +261,7 @@ def _cmd_demo(args) -> int:
         policy = _repo_policies() / "demo.yaml"
         models, data, reference = [str(paths["model"])], str(paths["holdout"]), str(paths["train"])
     if not quiet:
-        print(f"demo data and model written to {work}/; auditing with {policy}")
+        print(f"demo data and model in {work}/; auditing with {policy}")
     results = run_models(policy, models, data=data, reference=reference, seed=args.seed,
                          progress=not quiet, **_scaling(args))
     code = max(r.summary.exit_code for r in results)
@@ -278,10 +311,42 @@ def _cmd_checks(args) -> int:
 def _cmd_schema(args) -> int:
     import json
 
+    if args.results:
+        from audit.results import results_json_schema
+
+        print(json.dumps(results_json_schema(), indent=2))
+        return 0
     from audit.policy import policy_json_schema
 
     print(json.dumps(policy_json_schema(), indent=2))
     return 0
+
+
+def _cmd_verify(args) -> int:
+    from audit.verify import sign_report, verify_report
+
+    v = verify_report(args.report, public_keys=args.public_key, check_inputs=not args.no_inputs)
+    signed = None
+    if args.sign_key and v.ok:
+        signed = sign_report(args.report, args.sign_key, signer=args.signer)
+    code = 0 if v.ok else 1
+    if args.format == "json":
+        from audit.publish import print_json
+
+        print_json({**v.to_json(), "signature_written": str(signed) if signed else None})
+        return code
+    marks = {"ok": "ok", "changed": "CHANGED", "not checked": "not checked"}
+    for f in v.findings:
+        print(f"{marks.get(f.status, f.status):>11}  {f.what}: {f.detail}")
+    if v.ok:
+        print(f"verified: {v.folder} is unchanged (run digest {v.stored_digest})")
+    else:
+        print(f"verification FAILED: {v.folder} changed since its audit", file=sys.stderr)
+        if args.sign_key:
+            print("not signed: the report does not verify", file=sys.stderr)
+    if signed:
+        print(f"signed: {signed}")
+    return code
 
 
 def _cmd_validate(args) -> int:
@@ -357,4 +422,4 @@ def _cmd_history(args) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "checks": _cmd_checks, "schema": _cmd_schema,
-             "validate": _cmd_validate, "compare": _cmd_compare, "history": _cmd_history}
+             "validate": _cmd_validate, "compare": _cmd_compare, "history": _cmd_history, "verify": _cmd_verify}
