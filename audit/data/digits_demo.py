@@ -110,19 +110,24 @@ def write_digits_demo(folder: str | Path, seed: int = 0) -> dict[str, Path]:
 
     Writes ``train.parquet``, ``holdout.parquet``, ``model.pt`` (the state
     dict, for reference; the policy uses the entry point :func:`demo_model`)
-    and ``digits-adversarial.yaml``. Returns their paths. Needs torch.
+    and ``digits-adversarial.yaml``, the same bytes for the same seed. Files already
+    there with the same bytes are kept; different ones are never overwritten
+    (:func:`audit.data.demo.write_files` raises InputError). Returns their paths. Needs torch.
     """
+    import io
+
     import torch
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    from audit.data.demo import parquet_bytes, write_files
+
     train, holdout = make_digits_data(seed)
     model = demo_model(seed)
-    paths = {"train": folder / "train.parquet", "holdout": folder / "holdout.parquet",
-             "model": folder / "model.pt", "policy": folder / "digits-adversarial.yaml"}
-    train.to_parquet(paths["train"], index=False)
-    holdout.to_parquet(paths["holdout"], index=False)
-    torch.save(model.module.state_dict(), paths["model"])
+    weights = io.BytesIO()
+    torch.save(model.module.state_dict(), weights)
     cons = "\n".join(f"  {p}: {{min: 0, max: 1}}" for p in PIXELS)
-    paths["policy"].write_text(POLICY.format(seed=seed, constraints=cons))
-    return paths
+    files = write_files(folder, {"train.parquet": parquet_bytes(train), "holdout.parquet": parquet_bytes(holdout),
+                                 "model.pt": weights.getvalue(),
+                                 "digits-adversarial.yaml": POLICY.format(seed=seed, constraints=cons).encode()},
+                        f"the digits demo (seed {seed})")
+    return {"train": files["train.parquet"], "holdout": files["holdout.parquet"], "model": files["model.pt"],
+            "policy": files["digits-adversarial.yaml"]}
