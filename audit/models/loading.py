@@ -72,6 +72,11 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     adapter = wrap_model(est, source=source, batch_size=batch_size)
     # The hash at load time: a later reload (cold-start profile) checks it is the same file.
     adapter.meta.update({"trust": trust, "sha256": file_sha256(path) if entrypoint is None else None})
+    if entrypoint is not None:
+        # An entry point has no model file: its identity is the module file that defines it.
+        ident = _entrypoint_identity(entrypoint)
+        adapter.meta["sha256"] = ident.pop("sha256", None)
+        adapter.meta.setdefault("manifest", {}).update(ident)
     return adapter
 
 
@@ -84,7 +89,29 @@ def model_manifest(adapter: ModelAdapter) -> dict:
     """
     entry = {"source": adapter.source, "kind": adapter.kind, "sha256": (adapter.meta or {}).get("sha256")}
     entry.update((adapter.meta or {}).get("manifest", {}))
+    module = _torch_module(adapter.estimator)
+    if module is not None:
+        from audit.models.torch import weights_sha256
+
+        entry["weights_sha256"] = weights_sha256(module)  # the network as audited, wherever it came from
     return entry
+
+
+def _torch_module(est):
+    if getattr(est, "_audit_torch", False):
+        return getattr(est, "module", None)
+    return est if _is_torch_module(est) else None
+
+
+def _entrypoint_identity(spec: str) -> dict:
+    """The module file an entry point imports and its SHA-256 (the model's code, as audited)."""
+    import sys
+
+    mod = sys.modules.get(spec.partition(":")[0])
+    path = getattr(mod, "__file__", None)
+    if not path or not Path(path).is_file():
+        return {}
+    return {"module_file": str(Path(path).resolve()), "sha256": file_sha256(Path(path))}
 
 
 def _from_onnx(path: Path, options, batch_size: int) -> ModelAdapter:

@@ -92,3 +92,16 @@ def torch_adapter(module, classes=None, columns: list[str] | None = None, source
     """A :class:`ModelAdapter` of kind ``"torch"`` around ``module``."""
     est = module if isinstance(module, TorchModel) else TorchModel(module, classes, columns, batch_size)
     return TorchModelAdapter(est, kind="torch", source=source)
+
+
+def weights_sha256(module) -> str:
+    """SHA-256 of a torch module's weights: every state-dict entry's name, dtype, shape and bytes,
+    in name order (the same weights give the same hash, however they were saved)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        a = t.detach().cpu().contiguous().numpy()
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
