@@ -128,5 +128,10 @@ def compare_runs(a: AuditResult, b: AuditResult) -> dict:
                      "before": r.value, "before_verdict": r.verdict.value, "regression": False})
     changed = changed_files(a.manifest.get("files", {}), b.manifest.get("files", {}))
     return {"rows": rows, "changed_files": changed, "regressions": sum(r["regression"] for r in rows),
-            "before": {"policy": a.policy_name, "started_at": a.manifest.get("started_at")},
-            "after": {"policy": b.policy_name, "started_at": b.manifest.get("started_at")}}
+            "before": _run_facts(a), "after": _run_facts(b)}
+
+
+def _run_facts(r: AuditResult) -> dict:
+    m = r.manifest or {}
+    return {"policy": r.policy_name, "started_at": m.get("started_at"), "model": m.get("model_name"),
+            "decision": r.summary.decision, "run_digest": m.get("run_digest")}

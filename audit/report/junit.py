@@ -1,12 +1,24 @@
-"""JUnit XML for CI: one test case per check.
+"""JUnit XML for CI: one test case per check, failing exactly when the audit fails.
 
-Mapping of verdicts (what a CI server shows):
+Test cases are named after the checks as the policy names them (``name:``, else the
+id) with their evaluation set, ``"<name> [<evalset>]"``, the key the Python API's
+``Result.verdicts`` uses; a name used twice gets ``#2``, ``#3`` ... so every case is
+unique. The class name is the check's family.
 
-- PASS → passed; WARN → passed, with a note in ``system-out``;
-- FAIL → ``<failure>``; ERROR → ``<error>`` with the traceback;
+Mapping of verdicts (what a CI server shows): a case is a ``<failure>`` or an
+``<error>`` only when it fails the audit (exit code 1), so CI turns red exactly
+when ``audit run`` exits 1.
+
+- PASS → passed;
+- blocking FAIL → ``<failure>``; blocking ERROR → ``<error>`` with the traceback;
+- blocking INCONCLUSIVE → ``<failure>`` when the policy says ``inconclusive_fails``;
 - SKIPPED → ``<skipped>`` with the reason;
-- INCONCLUSIVE → ``<failure>`` only for a blocking check when the policy says
-  ``inconclusive_fails``; otherwise passed with a note in ``system-out``.
+- WARN, non-blocking FAIL / ERROR, INCONCLUSIVE that does not gate → passed, with the
+  verdict and why it does not fail the audit in ``<system-out>``.
+
+Every case carries ``<properties>``: ``verdict``, ``blocking``, ``check_id``,
+``evalset`` and ``value``; the suite carries the audit's ``decision``, ``reason``,
+``exit_code`` and ``run_digest``.
 """
 
 from __future__ import annotations
@@ -17,7 +29,21 @@ from typing import Any
 from audit.report._format import family_of, fmt_interval, fmt_num, threshold_text, verdict_str
 from audit.results import AuditResult, CheckResult
 
-__all__ = ["render_junit"]
+__all__ = ["render_junit", "case_names"]
+
+
+def case_names(result: AuditResult) -> list[str]:
+    """The unique test-case name of each check: ``"<name> [<evalset>]"``, ``#2`` ... on repeats."""
+    seen: set[str] = set()
+    out = []
+    for r in result.results:
+        key = f"{r.name or r.id} [{r.evalset}]"
+        name, i = key, 2
+        while name in seen:
+            name, i = f"{key} #{i}", i + 1
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 def render_junit(result: AuditResult) -> str:
@@ -35,18 +61,25 @@ def render_junit(result: AuditResult) -> str:
         policy) with one ``<testcase>`` per check; ``tests``, ``failures``,
         ``errors`` and ``skipped`` are counted on both elements.
     """
-    inconclusive_fails = bool((result.manifest or {}).get("inconclusive_fails", False))
+    manifest = result.manifest or {}
+    inconclusive_fails = bool(manifest.get("inconclusive_fails", False))
     suite = ET.Element("testsuite", {"name": result.policy_name})
+    props = ET.SubElement(suite, "properties")
+    s = result.summary
+    for k, v in (("decision", s.decision), ("reason", s.reason), ("exit_code", s.exit_code),
+                 ("run_digest", manifest.get("run_digest")), ("model", manifest.get("model_name"))):
+        if v not in (None, ""):
+            ET.SubElement(props, "property", {"name": k, "value": str(v)})
     counts = {"failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
-    for r in result.results:
-        kind = _add_case(suite, r, inconclusive_fails)
+    for r, name in zip(result.results, case_names(result), strict=True):
+        kind = _add_case(suite, r, name, inconclusive_fails)
         if kind:
             counts[kind] += 1
         total_time += r.duration_s or 0.0
     attrs = {"tests": str(len(result.results)), **{k: str(v) for k, v in counts.items()},
              "time": f"{total_time:.3f}"}
-    started = (result.manifest or {}).get("started_at")
+    started = manifest.get("started_at")
     suite.attrib.update(attrs)
     if started:
         suite.set("timestamp", str(started))
@@ -56,35 +89,43 @@ def render_junit(result: AuditResult) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _add_case(suite: ET.Element, r: CheckResult, inconclusive_fails: bool) -> str | None:
+def _add_case(suite: ET.Element, r: CheckResult, name: str, inconclusive_fails: bool) -> str | None:
     """Append one test case; return the counter it adds to ("failures", ...) or None."""
     case = ET.SubElement(suite, "testcase", {
         "classname": r.family or family_of(r.id),
-        "name": f"{r.id} [{r.evalset}]",
+        "name": name,
         "time": f"{r.duration_s or 0.0:.3f}",
     })
     verdict = verdict_str(r.verdict)
+    props = ET.SubElement(case, "properties")
+    for k, v in (("verdict", verdict), ("blocking", "true" if r.blocking else "false"), ("check_id", r.id),
+                 ("evalset", r.evalset), ("value", fmt_num(r.value))):
+        ET.SubElement(props, "property", {"name": k, "value": v})
     summary = _summary(r)
-    if verdict == "FAIL":
-        ET.SubElement(case, "failure", {"message": summary, "type": "FAIL"}).text = _body(r)
-        return "failures"
-    if verdict == "ERROR":
+    if verdict == "SKIPPED":
+        ET.SubElement(case, "skipped", {"message": r.message or "skipped"})
+        return "skipped"
+    gates = r.blocking and (verdict in ("FAIL", "ERROR") or (verdict == "INCONCLUSIVE" and inconclusive_fails))
+    if gates and verdict == "ERROR":
         error = r.error or {}
         message = error.get("message") or r.message or "check raised an error"
         node = ET.SubElement(case, "error", {"message": message, "type": error.get("type", "ERROR")})
         node.text = error.get("traceback") or _body(r)
         return "errors"
-    if verdict == "SKIPPED":
-        ET.SubElement(case, "skipped", {"message": r.message or "skipped"})
-        return "skipped"
-    if verdict == "INCONCLUSIVE" and r.blocking and inconclusive_fails:
-        ET.SubElement(case, "failure", {"message": summary, "type": "INCONCLUSIVE"}).text = _body(r)
+    if gates:
+        ET.SubElement(case, "failure", {"message": summary, "type": verdict}).text = _body(r)
         return "failures"
-    if verdict in ("WARN", "INCONCLUSIVE"):
-        note = "" if verdict == "WARN" else " (does not fail the audit: "
-        if verdict == "INCONCLUSIVE":
-            note += "non-blocking)" if not r.blocking else "the policy does not make inconclusive fail)"
-        ET.SubElement(case, "system-out").text = f"{summary}{note}\n{_body(r)}"
+    if verdict in ("WARN", "FAIL", "ERROR", "INCONCLUSIVE"):
+        if verdict == "WARN":
+            note = " (a warning: does not fail the audit)"
+        elif not r.blocking:
+            note = " (non-blocking check: does not fail the audit)"
+        else:
+            note = " (does not fail the audit: the policy does not make inconclusive fail)"
+        text = f"{summary}{note}\n{_body(r)}"
+        if verdict == "ERROR" and (r.error or {}).get("traceback"):
+            text += "\n" + r.error["traceback"]
+        ET.SubElement(case, "system-out").text = text
     return None
 
 

@@ -1,7 +1,7 @@
 """Write every report of one audit run into its own new folder.
 
-The folder is ``<policy-name-slug>-<UTC start time YYYYmmddTHHMMSSZ>`` under the
-output folder (``-2``, ``-3`` ... appended when it exists: an earlier report is
+The folder is ``<policy-name-slug>-<model-label-slug>-<UTC start time YYYYmmddTHHMMSSZ>``
+under the output folder (``<policy-name-slug>-<UTC start>`` for a predictions-only audit) (``-2``, ``-3`` ... appended when it exists: an earlier report is
 never overwritten). Files are written into a hidden temporary sibling
 (``.<name>.tmp-<random>``) that is renamed into place at the end, so a crash never
 leaves a half-written folder under the final name.
@@ -25,12 +25,19 @@ _MAX_SUFFIX = 10_000
 
 
 def report_folder_name(result: AuditResult) -> str:
-    """``<policy-name-slug>-<YYYYmmddTHHMMSSZ>`` from the manifest's ``started_at`` (UTC).
+    """``<policy-slug>-<model-slug>-<YYYYmmddTHHMMSSZ>`` from the manifest (UTC start time).
 
-    Without a readable ``started_at`` the current UTC time is used.
+    The model part is the model's label (``manifest.model_name``: file stem, entry point or
+    the policy's ``models:`` name, made unique within a run), so two candidate models
+    audited together get folders naming each. A predictions-only audit has no model
+    label: ``<policy-slug>-<YYYYmmddTHHMMSSZ>``. Without a readable ``started_at`` the
+    current UTC time is used.
     """
-    started = parse_time((result.manifest or {}).get("started_at")) or datetime.now(UTC)
-    return f"{slug(result.policy_name)}-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    manifest = result.manifest or {}
+    started = parse_time(manifest.get("started_at")) or datetime.now(UTC)
+    model = manifest.get("model_name")
+    label = f"-{slug(str(model), 40)}" if model else ""
+    return f"{slug(result.policy_name)}{label}-{started.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 FORMATS = frozenset({"html", "pdf", "json", "junit"})
@@ -66,8 +73,11 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
     from audit.report.pdf import render_pdf
 
     if policy_text is not None and policy_text != result.policy_text:
-        # One policy text everywhere: results.json, the report's appendix, policy.yaml.
-        result = result.model_copy(update={"policy_text": policy_text})
+        # One policy text everywhere: results.json, the report's appendix, policy.yaml; the run
+        # digest covers the policy text, so it is recomputed for the text written.
+        from audit.digest import with_digest
+
+        result = with_digest(result.model_copy(update={"policy_text": policy_text}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = report_folder_name(result)
