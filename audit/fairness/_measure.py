@@ -248,6 +248,7 @@ class _PartResult:
     cmp: int | None
     counts: np.ndarray | None      # confusion counts (G, 4) for the extras
     per_comp: list[float] | None = None  # point disparity of each component
+    support: list[np.ndarray] | None = None  # per component, the rows behind each group's value (G,)
 
 
 def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartResult:
@@ -267,7 +268,7 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         pick = lambda v, inc: _red(red, np.where(inc, v, np.nan))  # noqa: E731
         point, boot, point_all = pick(vals[0], include), pick(rvals[0], include), pick(vals[0], True)
         return _PartResult(part, n, vals, rvals, small, include, point, boot, point_all,
-                           np.full_like(vals[0], np.nan), None, cnt)
+                           np.full_like(vals[0], np.nan), None, cnt, None, support)
     ref = _reference_index(part, params.reference_group) if params.compare_to == "reference" else None
     per_comp = [float(disparity(v, metric.kind, include, ref)) for v in vals]
     point = combine([np.asarray(x) for x in per_comp], metric.kind)
@@ -278,7 +279,7 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         cmp = comparison_index(v, include, params.compare_to, c.higher_is_better, ref)
         gaps.append(group_gaps(v, metric.kind, cmp))
     return _PartResult(part, n, vals, rvals, small, include, float(point), boot, float(point_all),
-                       combine(gaps, metric.kind), cmp, cnt, per_comp)
+                       combine(gaps, metric.kind), cmp, cnt, per_comp, support)
 
 
 def _red(fn, a):
@@ -317,7 +318,15 @@ def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-cou
         lo, hi, method = lo_b, hi_b, boot_method
     rows = []
     for g, label in enumerate(pr.part.labels):
-        extra = {"partition": " & ".join(pr.part.columns), "included": bool(pr.include[g])}
+        extra = {"partition": " & ".join(pr.part.columns), "included": bool(pr.include[g]),
+                 "rows": int(round(pr.n[g]))}
+        # n is the rows behind the group's value (a TPR's positives, an FPR's negatives); the
+        # smallest such denominator over the components is what min_group_size is held against.
+        behind = int(round(pr.support[0][g])) if pr.support else int(round(pr.n[g]))
+        if pr.support:
+            j = int(np.argmin([s[g] for s in pr.support]))
+            extra["min_support"] = int(round(pr.support[j][g]))
+            extra["min_support_of"] = comps[j].name
         if pr.counts is not None:
             for name in _EXTRAS:
                 kk, nn = RATES[name].counts(pr.counts[g])
@@ -328,7 +337,7 @@ def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-cou
             extra[c.name] = _vi(v[g], clo, chi)
         if np.isfinite(pr.gaps[g]):
             extra["gap"] = _f(pr.gaps[g])
-        rows.append(GroupValue(group=label, n=int(round(pr.n[g])), value=_f(pr.values[0][g]),
+        rows.append(GroupValue(group=label, n=behind, value=_f(pr.values[0][g]),
                                interval=Interval(low=_f(lo[g]), high=_f(hi[g]), level=level, method=method),
                                small=bool(pr.small[g]), extra=extra))
     return rows
@@ -336,6 +345,8 @@ def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-cou
 
 def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     """Measure ``metric`` on the check's evaluation set; see :mod:`audit.fairness`."""
+    from audit.fairness._report import details, message, small_text
+
     gs, (stats, reps), cnt, n_rows = _stats(ctx, params, metric)
     level = ctx.settings.confidence
     min_size = params.min_group_size or ctx.settings.min_group_size
@@ -353,12 +364,10 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     reason = None
     if small and params.small_groups == "inconclusive":
         reason = (f"{len(small)} group(s) below min_group_size={min_size}: "
-                  + ", ".join(f"{g.group} (n={g.n})" for g in small))
+                  + ", ".join(small_text(g) for g in small))
     elif not np.isfinite(value):
         reason = "fewer than two groups with a defined value" + (
             f" of at least {min_size} rows" if small else "")
-    from audit.fairness._report import details, message
-
     return Measurement(
         value=_f(value),
         interval=Interval(low=_f(lo), high=_f(hi), level=level, method=_method(metric)),

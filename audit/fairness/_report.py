@@ -26,6 +26,18 @@ def _cell(d) -> str:
     return f"{d['value']:.3f} ({d['low']:.3f}-{d['high']:.3f})"
 
 
+def small_text(g) -> str:
+    """A small group as the rule saw it: the rows behind its smallest rate, and the group's rows.
+
+    ``"race=Asian (23 rows behind fpr; 31 in the group)"``, or ``"sex=X (n=10)"`` when the
+    smallest denominator is the whole group.
+    """
+    rows, sup, of = g.extra.get("rows", g.n), g.extra.get("min_support"), g.extra.get("min_support_of")
+    if sup is None or sup == rows:
+        return f"{g.group} (n={rows})"
+    return f"{g.group} ({sup} rows behind {of}; {rows} in the group)"
+
+
 def message(metric, params, comps, parts, value, lo, hi, value_all, small, min_size, level) -> str:
     """One or two sentences for the report."""
     pct = f"{round(level * 100)}%"
@@ -40,7 +52,7 @@ def message(metric, params, comps, parts, value, lo, hi, value_all, small, min_s
         text += _extremes(worst, i, comps[i], metric, params)
     text += "."
     if small:
-        names = ", ".join(f"{g.group} (n={g.n})" for g in small)
+        names = ", ".join(small_text(g) for g in small)
         if params.small_groups == "exclude":
             text += (f" Excluded from the value, still reported and flagged: {len(small)} group(s) "
                      f"below min_group_size={min_size}: {names}; with them the value is {_fmt(value_all)}.")
@@ -87,12 +99,12 @@ def _table(metric, params, comps, groups) -> dict:
     own = [c for c in comps if c.name not in extra_cols]
     cmp = {"best": "best group", "worst": "worst group", "reference": "reference"}.get(
         getattr(params, "compare_to", None), None)
-    columns = ["group", "n", *[heads[c] for c in extra_cols], *[c.label for c in own]]
+    columns = ["group", "rows", *[heads[c] for c in extra_cols], *[c.label for c in own]]
     if metric.kind != "aggregate":
         columns.append(f"{'gap' if metric.kind == 'difference' else 'ratio'} vs {cmp}")
     rows = []
     for g in groups:
-        row = [g.group, g.n, *[_cell(g.extra.get(c)) for c in extra_cols]]
+        row = [g.group, g.extra.get("rows", g.n), *[_cell(g.extra.get(c)) for c in extra_cols]]
         for c in own:
             if c.name == comps[0].name:
                 d = {"value": g.value, "low": g.interval.low if g.interval else None,
