@@ -37,7 +37,7 @@ _CSS = Markup("""
 h1{string-set:title content()}
 body{font-family:DejaVu Sans,Arial,sans-serif;font-size:9pt;color:#222;margin:0}
 table{border-collapse:collapse;width:100%;margin:.6em 0;table-layout:auto}
-th,td{border:1px solid #ccc;padding:3px 5px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #ccc;padding:3px 5px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 thead{display:table-header-group}th{background:#f0f0f0}tr{break-inside:avoid}
 code,.hash{font-family:DejaVu Sans Mono,monospace;font-size:7.5pt;overflow-wrap:anywhere;word-break:break-all}
 .num{white-space:nowrap}.bad{color:#b00020;font-weight:bold}.ok{color:#1b7f3b}
@@ -160,31 +160,22 @@ def collect_history(folder: str | Path) -> dict:
 
 
 def _history_charts(hist: dict) -> list[dict]:
-    """One chart per check: a line per model over the runs it appears in."""
+    """One chart per check and model, over the runs of that model (numbered as in the runs table)."""
     from audit.report.charts import chart_svg
 
-    n = len(hist["runs"])
-    grouped: dict[str, list[dict]] = {}
-    for s in hist["series"]:
-        grouped.setdefault(s["key"], []).append(s)
     out = []
-    xs = [float(i + 1) for i in range(n)]
-    for group in grouped.values():
-        first = group[0]
-        lines = []
-        for s in group:
-            at = {x: j for j, x in enumerate(s["x"])}
-            pick = lambda col, s=s, at=at: [s[col][at[x]] if x in at else None for x in xs]  # noqa: E731
-            lines.append({"name": s["model"] or s["evalset"], "y": pick("y"), "low": pick("low"),
-                          "high": pick("high")})
-        svg = chart_svg({"kind": "curve", "title": first["name"], "x": xs, "xlabel": "run (by start time)",
-                         "ylabel": "value", "threshold": first["threshold"], "series": lines})
-        out.append({"name": first["name"], "evalset": first["evalset"], "svg": Markup(svg or "")})
+    for s in hist["series"]:
+        title = f"{s['name']} ({s['model']})" if s["model"] else s["name"]
+        svg = chart_svg({"kind": "curve", "title": title, "x": s["x"], "xlabel": "run (by start time)",
+                         "ylabel": "value", "threshold": s["threshold"],
+                         "series": [{"name": s["model"] or s["evalset"], "y": s["y"], "low": s["low"],
+                                     "high": s["high"]}]})
+        out.append({"name": title, "evalset": s["evalset"], "svg": Markup(svg or "")})
     return out
 
 
 def render_history_html(hist: dict) -> str:
-    """Trend report: one chart per metric over runs (a line per model), threshold band drawn."""
+    """Trend report: one chart per metric (and model) over runs, threshold band drawn."""
     return _HISTORY.render(h=hist, charts=_history_charts(hist), css=_CSS)
 
 

@@ -137,7 +137,8 @@ def test_summary_ethics_and_caveats_follow_the_verdicts(demo):
         or (r["verdict"] == "FAIL" and not r["blocking"])
     }
     assert listed == expected
-    assert data["run_digest"] is None and "Not recorded in this result." in md
+    # The runner records the run digest (results schema 1.2); the card prints it as recorded.
+    assert data["run_digest"] == raw["manifest"]["run_digest"] and f"`{raw['manifest']['run_digest']}`" in md
 
 
 def _table_after(md: str, heading: str) -> list[list[str]]:

@@ -21,6 +21,16 @@ def test_folder_name_from_policy_and_utc_start():
     assert report_folder_name(result) == "credit-scoring-v2-20261128T153005Z"
 
 
+def test_folder_name_names_the_model():
+    result = build_result()
+    result.policy_name = "Credit Scoring"
+    result.manifest["started_at"] = "2026-11-28T15:30:05Z"
+    result.manifest["model_name"] = "Candidate B.v2"
+    assert report_folder_name(result) == "credit-scoring-candidate-b-v2-20261128T153005Z"
+    result.manifest["model_name"] = None  # predictions-only: no model label
+    assert report_folder_name(result) == "credit-scoring-20261128T153005Z"
+
+
 def test_two_calls_make_two_folders_with_every_file(tmp_path):
     result = build_result()
     first = write_report(result, tmp_path, pdf=False)
