@@ -187,7 +187,9 @@ def render_comparison_html(cmp: dict) -> str:
 
 
 def _write(folder: Path, stem: str, html: str, pdf: bool) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o755)  # like a run report's folder, whatever the umask (an existing one is left as is)
     targets = [(folder / f"{stem}.html", html.encode())]
     if pdf:
         from audit.report.pdf import render_pdf
