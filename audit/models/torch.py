@@ -99,9 +99,15 @@ def weights_sha256(module) -> str:
     in name order (the same weights give the same hash, however they were saved)."""
     import hashlib
 
+    import torch
+
     h = hashlib.sha256()
     for name, t in sorted(module.state_dict().items()):
-        a = t.detach().cpu().contiguous().numpy()
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
+        if not isinstance(t, torch.Tensor):  # extra state a module chose to save
+            h.update(f"{name}|{type(t).__name__}|{t!r}|".encode())
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        # Raw bytes through a uint8 view: works for dtypes numpy lacks (bfloat16).
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
