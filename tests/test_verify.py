@@ -269,9 +269,12 @@ def test_a_changed_report_is_not_signed(copy, keys, capsys):
     assert "not signed" in capsys.readouterr().err
 
 
-def test_bad_arguments_exit_2(tmp_path, keys, copy, capsys):
+def test_no_report_exits_2(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "nowhere")]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+def test_bad_key_exits_2(tmp_path, keys, copy, capsys):
     (tmp_path / "rsa.pem").write_text("not a key")
     assert main(["verify", str(copy), "--public-key", str(tmp_path / "rsa.pem")]) == 2
     err = capsys.readouterr().err
