@@ -97,6 +97,19 @@ class Result(AuditResult):
             raise InputError(f"formats: unknown {sorted(unknown)}; expected some of {list(_FORMATS)}")
         return write_report(AuditResult.model_validate(self.model_dump()), folder, formats=chosen)
 
+    def log_to_mlflow(self, report_folder: str | os.PathLike | None = None, *, experiment: str | None = None,
+                      run_name: str | None = None) -> str:
+        """Log this audit as an MLflow run (metrics, verdict tags, the report folder as artifacts).
+
+        Tracking URI and experiment come from MLflow's own environment variables unless given;
+        needs the ``mlflow`` extra. Returns the run id. See docs/ci.md.
+        """
+        from audit.integrations.mlflow import log_audit
+
+        folder = None if report_folder is None else Path(report_folder)
+        return log_audit(AuditResult.model_validate(self.model_dump()), folder, experiment=experiment,
+                         run_name=run_name)
+
     def _repr_html_(self) -> str:
         from audit.report.notebook import summary_html
 

@@ -32,8 +32,11 @@ examples:
 """
 
 
-def _repo_policies() -> Path:
-    return Path(__file__).resolve().parent.parent / "policies"
+def _bundled_policy(name: str) -> Path:
+    """A policy shipped with the package (the repository's policies/ folder, packaged in the wheel)."""
+    from importlib.resources import files
+
+    return Path(str(files("audit") / "policies" / name))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,7 +261,7 @@ def _cmd_demo(args) -> int:
         from audit.data.demo import write_demo
 
         paths = write_demo(work, seed=0 if args.seed is None else args.seed)
-        policy = _repo_policies() / "demo.yaml"
+        policy = _bundled_policy("demo.yaml")
         models, data, reference = [str(paths["model"])], str(paths["holdout"]), str(paths["train"])
     if not quiet:
         print(f"demo data and model in {work}/; auditing with {policy}")

@@ -82,7 +82,7 @@ def run(policy: Path, data: Path, executor: str, workers: int, out: Path) -> dic
         raise SystemExit(f"audit run failed ({code}):\n{proc.stderr[-3000:]}")
     res = json.loads(max(out.glob("*/results.json"), key=lambda p: p.stat().st_mtime).read_text())
     m = res["manifest"]
-    st = m["streaming"]
+    st = m["timings"]["passes"]
     rows = m["execution"]["rows"]
     return {"executor": executor, "workers": workers, "rows": rows, "wall_s": round(wall, 2),
             "rows_per_s": round(rows / wall), "peak_rss_mb": round(peak / 1024, 1),

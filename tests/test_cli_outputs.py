@@ -68,7 +68,7 @@ def test_demo_json_reports_the_lenient_exit_code(tmp_path, capsys, monkeypatch):
     small = tmp_path / "policies"
     small.mkdir()
     (small / "demo.yaml").write_text(POLICY.format(model="unused.skops", data="unused.parquet"))
-    monkeypatch.setattr(cli, "_repo_policies", lambda: small)
+    monkeypatch.setattr(cli, "_bundled_policy", lambda name: small / name)
     code = main(["demo", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "reports"), "--no-pdf",
                  "--format", "json"])
     obj = _json(capsys)

@@ -162,7 +162,7 @@ def _csv_dtypes(files, columns, block) -> dict:
     out = {}
     for c, kinds in seen.items():
         if kinds - {"i", "u", "f", "b"}:
-            out[c] = "object"
+            out[c] = "str"  # pandas 2: object of str; pandas 3: its string dtype (as a whole-table read gives)
         elif "f" in kinds or len(kinds) > 1:
             out[c] = "float64"
     return out

@@ -189,8 +189,8 @@ class OnnxModel:
                              f"{arr.shape[1]}" + (f" ({list(frame.columns)})" if frame is not None else "")
                              + "; choose them with model.onnx.columns")
         if typ != "tensor(string)" and arr.dtype == object and frame is not None:
-            text = [c for c in frame.columns if frame[c].dtype == object or
-                    isinstance(frame[c].dtype, pd.CategoricalDtype)]
+            text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+                    or isinstance(frame[c].dtype, pd.CategoricalDtype)]
             if text:
                 raise ValueError(f"{self.source}: input {name!r} is one {typ} tensor, but columns {text} "
                                  "hold text; convert the model with one input per column (skl2onnx "

@@ -143,7 +143,8 @@ def test_missing_mcar_rate_and_positions():
         assert masks[c].mean() == pytest.approx(0.15, abs=0.015)
         kept = ~masks[c]
         # Values that are not removed are unchanged (integers now as floats).
-        assert np.array_equal(X[c].to_numpy()[kept].astype(df[c].dtype), df[c].to_numpy()[kept])
+        got = pd.Series(X[c].to_numpy()[kept]).astype(df[c].dtype)
+        assert np.array_equal(got.to_numpy(), df[c].to_numpy()[kept])
     # Completely at random: independent across features and of the label.
     assert abs(np.corrcoef(masks["x_num"], masks["color"])[0, 1]) < 0.05
     assert abs(np.corrcoef(masks["x_num"], df["y"])[0, 1]) < 0.05

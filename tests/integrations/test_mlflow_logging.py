@@ -163,3 +163,17 @@ def test_missing_extra_names_it(written, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'audit\[mlflow\]'"):
         log_audit(written[0], written[1])
+
+
+def test_result_logs_itself_from_the_python_api(mlflow_store, written):
+    # audit.run(...) returns a Result; result.log_to_mlflow() is the same logging as the CLI's --mlflow.
+    from audit.api import Result
+
+    result, folder = written
+    api_result = Result.model_validate(result.model_dump())
+    run_id = api_result.log_to_mlflow(folder, experiment="audits", run_name="from-python")
+    run = mlflow_store["client"].get_run(run_id)
+    assert run.info.run_name == "from-python"
+    assert run.data.tags["audit.decision"] == result.summary.decision
+    names = {a.path for a in mlflow_store["client"].list_artifacts(run_id, "audit-report")}
+    assert "audit-report/results.json" in names

@@ -36,9 +36,14 @@ CAT = ["employment", "housing", "purpose", "sex"]
 PROBA_TOL = 1e-6
 
 
+def _text(col: pd.Series) -> bool:
+    # object (pandas 2) or the string dtype (pandas 3): a text column.
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
 def _initial_types(X: pd.DataFrame) -> list:
     """One ONNX input per column: text columns as strings, numbers as float."""
-    return [(c, StringTensorType([None, 1]) if X[c].dtype == object else FloatTensorType([None, 1]))
+    return [(c, StringTensorType([None, 1]) if _text(X[c]) else FloatTensorType([None, 1]))
             for c in X.columns]
 
 

@@ -66,6 +66,11 @@ def _audit(policy, model, files):
     return run_audit(lp, opts)
 
 
+def _text(col: pd.Series) -> bool:
+    # object (pandas 2) or the string dtype (pandas 3): a text column.
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
 @pytest.fixture(scope="module")
 def both(demo_files, tmp_path_factory):
     import skops.io as sio
@@ -73,7 +78,7 @@ def both(demo_files, tmp_path_factory):
     sk_path = demo_files["model"]
     model = sio.load(sk_path, trusted=sio.get_untrusted_types(file=sk_path))
     X = pd.read_parquet(demo_files["holdout"])[FEATURES]
-    types = [(c, StringTensorType([None, 1]) if X[c].dtype == object else FloatTensorType([None, 1]))
+    types = [(c, StringTensorType([None, 1]) if _text(X[c]) else FloatTensorType([None, 1]))
              for c in FEATURES]
     folder = tmp_path_factory.mktemp("onnx-audit")
     onnx_path = folder / "model.onnx"

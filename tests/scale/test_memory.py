@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
@@ -25,23 +26,30 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-def _write_table(path: Path) -> float:
-    """Write ROWS demo rows in chunks; return their in-memory size in MB (measured on one chunk)."""
+def _write_table(path: Path) -> tuple[float, int]:
+    """Write demo rows in chunks until the table needs 1.4 x the limit in pandas (at least ROWS rows);
+    return its in-memory size in MB (measured on one chunk: pandas 3 stores strings more compactly) and
+    its rows."""
     writer, per_row = None, 0.0
-    for i in range(ROWS // 250_000):
+    chunks = ROWS // 250_000
+    i = 0
+    while i < chunks:
         df = make_credit_data(250_000, seed=100 + i)
-        per_row = per_row or df.memory_usage(deep=True).sum() / len(df)
+        if not per_row:
+            per_row = df.memory_usage(deep=True).sum() / len(df)
+            chunks = max(chunks, int(np.ceil(1.4 * LIMIT_MB * 2**20 / per_row / 250_000)))
         t = pa.Table.from_pandas(df, preserve_index=False)
         writer = writer or pq.ParquetWriter(path, t.schema)
         writer.write_table(t, row_group_size=50_000)
+        i += 1
     writer.close()
-    return per_row * ROWS / 2**20
+    return per_row * chunks * 250_000 / 2**20, chunks * 250_000
 
 
 def test_table_larger_than_memory_limit_is_streamed_under_it(tmp_path):
     import joblib
 
-    table_mb = _write_table(tmp_path / "big.parquet")
+    table_mb, rows = _write_table(tmp_path / "big.parquet")
     assert table_mb > LIMIT_MB * 1.3, "the table must not fit under the limit for this test to mean anything"
     # A joblib model keeps skops (which imports torch, ~230 MB) out of the measured process.
     joblib.dump(train_demo_model(make_credit_data(3000, seed=1)), tmp_path / "model.joblib")
@@ -62,5 +70,5 @@ def test_table_larger_than_memory_limit_is_streamed_under_it(tmp_path):
     print(f"peak RSS {peak_kb / 1024:.0f} MB, table {table_mb:.0f} MB")
     assert peak_kb / 1024 < LIMIT_MB, f"peak RSS {peak_kb / 1024:.0f} MB for a {table_mb:.0f} MB table"
     res = json.loads(next((tmp_path / "out").glob("*/results.json")).read_text())
-    assert res["manifest"]["execution"]["rows"] == ROWS
-    assert all(r["n"] == ROWS for r in res["results"])
+    assert res["manifest"]["execution"]["rows"] == rows
+    assert all(r["n"] == rows for r in res["results"])
