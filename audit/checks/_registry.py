@@ -24,13 +24,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from audit.context import CheckContext
-    from audit.results import Measurement
+from audit.results import Measurement
 
 __all__ = [
     "NoParams",
@@ -84,7 +82,8 @@ class CheckSpec:
     """
 
     id: str
-    func: Callable[[CheckContext, BaseModel], Measurement]
+    # The first argument is an audit.context.CheckContext (the runner's layer, above this one).
+    func: Callable[[Any, BaseModel], Measurement]
     params: type[BaseModel]
     needs: frozenset[str]
     tasks: frozenset[str]
