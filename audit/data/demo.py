@@ -100,7 +100,9 @@ def write_demo(folder: str | Path, seed: int = 0, n_train: int = 6000, n_test: i
     Writes ``train.parquet`` (the reference data), ``holdout.parquet`` and
     ``model.skops``. Returns their paths.
     """
-    import skops.io as sio
+    from audit.models._skops_import import import_skops_io
+
+    sio = import_skops_io()
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
