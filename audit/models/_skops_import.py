@@ -24,18 +24,26 @@ import importlib.abc
 import sys
 import threading
 
-__all__ = ["import_skops_io", "SKIPPED_SHIMS"]
+__all__ = ["import_skops_io", "SKIPPED_SHIMS", "SKIPPED_OPTIONAL"]
 
 _SHIMS = "sklearn.externals.array_api_compat."
 SKIPPED_SHIMS = ("torch", "dask", "cupy", "jax", "ndonnx", "sparse", "paddle")
 _lock = threading.Lock()
 
 
+# The walk also imports sklearn.utils._testing, which imports pytest when it can (inside
+# ``try: ... except ImportError``) for test markers: 0.1 s of CPU in a process that runs no test.
+SKIPPED_OPTIONAL = ("pytest", "_pytest")
+
+
 class _RefuseArrayShims(importlib.abc.MetaPathFinder):
-    """Raises ImportError for scikit-learn's vendored array-library compatibility packages."""
+    """Raises ImportError for scikit-learn's vendored array-library compatibility packages (and
+    pytest, which only a testing helper imports, optionally)."""
 
     def find_spec(self, name, path=None, target=None):
         if name.startswith(_SHIMS) and name[len(_SHIMS):].split(".", 1)[0] in SKIPPED_SHIMS:
+            raise ModuleNotFoundError(f"{name} is not imported while skops.io lists its safe types", name=name)
+        if name.split(".", 1)[0] in SKIPPED_OPTIONAL:
             raise ModuleNotFoundError(f"{name} is not imported while skops.io lists its safe types", name=name)
         return None
 
