@@ -42,6 +42,7 @@ from audit.evalsets import (
 from audit.models.adapter import ModelAdapter, Predictions
 from audit.passes import row_hashes, rows_of, set_failure
 from audit.plan import resolve_evalset
+from audit.scale import limited
 from audit.stats._seeds import derive_seed
 from audit.stats.summaries import (
     DATA_KINDS,
@@ -185,6 +186,7 @@ class AuditContext:
     partitioned: frozenset = frozenset()
     shared_sets: dict | None = None  # model-free sets built on the sample, shared by every model
     reference_aux: SummaryAux | None = None
+    threads: int | None = None  # native threads per model call (audit.scale.ThreadPlan); None: as configured
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     _caches: dict[str, dict] = field(default_factory=dict)
     _sets: dict[str, EvaluationSet] = field(default_factory=dict)
@@ -306,7 +308,7 @@ class AuditContext:
         return es
 
     def predictions(self, name: str = "base") -> Predictions:
-        """Predict the evaluation set ``name`` once (batched, timed) and cache it.
+        """Predict the evaluation set ``name`` once (batched, timed, under ``threads``) and cache it.
 
         In a predictions-only audit the base set's stored decisions and scores are
         returned; other sets need a live model and raise :class:`CheckSkipped`.
@@ -322,7 +324,8 @@ class AuditContext:
                 p = _stored_predictions(es, self.classes, self.pos_label)
             else:
                 try:
-                    p = self.model.predict_all(es.X, self.task)
+                    with limited(self.threads):
+                        p = self.model.predict_all(es.X, self.task)
                 except Exception as exc:  # noqa: BLE001 - the checks reading the set report it
                     kind, msg = set_failure(exc, es, name, "predict")
                     raise (CheckSkipped if kind == "skip" else CheckError)(msg) from exc

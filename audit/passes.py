@@ -29,6 +29,7 @@ import pandas as pd
 
 from audit.data.sources import Partition, read_partition
 from audit.evalsets import EvalSetSpec, EvaluationSet, TableInfo, base_set, build_set
+from audit.scale import limited, threads_in_effect
 from audit.stats._random import row_keys
 from audit.stats.summaries import (
     CellTable,
@@ -164,6 +165,9 @@ class PartitionJob:
         Reference-side inputs, one per model (PSI edges depend on the model's reference scores).
     sample_rows : ndarray
         Sorted global row numbers of the stratified sample (their base predictions travel back).
+    threads : int or None
+        Native threads per model call (:class:`~audit.scale.ThreadPlan`); None leaves the pools as
+        they are.
     """
 
     features: list[str]
@@ -178,6 +182,7 @@ class PartitionJob:
     requests: dict[str, list[Request]]
     aux: list[SummaryAux]
     sample_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    threads: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -284,8 +289,17 @@ def summary_task(source, part: Partition, job: PartitionJob, models: list) -> di
     """Pass 2 on one partition: every planned summary of every partitioned set, for every model.
 
     A set that cannot be built or predicted is recorded as a failure of that set (see
-    :func:`set_failure`), not of the partition: the checks reading it report it.
+    :func:`set_failure`), not of the partition: the checks reading it report it. Model calls
+    run under ``job.threads`` native threads, set by this task on its own thread (OpenMP's
+    limit belongs to the calling thread); the pools it saw travel back for the manifest.
     """
+    with limited(job.threads) as lim:
+        out = _summary_task(source, part, job, models)
+        out["threads"] = {**threads_in_effect(), "scope": lim["scope"]}
+    return out
+
+
+def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> dict:
     t0 = time.perf_counter()
     df = read_partition(source, part, job.columns)
     rows = np.arange(part.start, part.stop, dtype=np.int64)
@@ -360,6 +374,8 @@ class SummaryPass:
         (labels, proba) of the base set on the sample's rows, in global row order.
     predict_s : float
         Time inside the model, summed over partitions.
+    threads : list of dict
+        The distinct native thread counts the partitions' model calls ran with.
     """
 
     summaries: dict
@@ -368,6 +384,7 @@ class SummaryPass:
     failed: dict
     sample_preds: tuple | None
     predict_s: float
+    threads: list = field(default_factory=list)
 
 
 def merge_summaries(results, n_models: int, advance=lambda: None) -> tuple[list[SummaryPass], float]:
@@ -379,7 +396,10 @@ def merge_summaries(results, n_models: int, advance=lambda: None) -> tuple[list[
     describe: dict = {}
     set_rows: dict = {}
     task_s = 0.0
+    threads: list = []
     for r in results:
+        if r.get("threads") is not None and r["threads"] not in threads:
+            threads.append(r["threads"])
         for name, d in r["describe"].items():
             describe.setdefault(name, d)
         for name, c in r["set_rows"].items():
@@ -402,6 +422,7 @@ def merge_summaries(results, n_models: int, advance=lambda: None) -> tuple[list[
             labels = np.concatenate([p[1] for p in pieces[i]])[order]
             proba = None if pieces[i][0][2] is None else np.concatenate([p[2] for p in pieces[i]])[order]
             preds = (labels, proba)
-        out.append(SummaryPass(merged[i], dict(set_rows), dict(describe), failed[i], preds, predict_s[i]))
+        out.append(SummaryPass(merged[i], dict(set_rows), dict(describe), failed[i], preds, predict_s[i],
+                               list(threads)))
     return out, task_s
 

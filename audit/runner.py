@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.checks.latency import TIMING_CHECKS, start_background
 from audit.context import AuditContext, AuditSettings
 from audit.digest import with_digest
 from audit.errors import CheckSkipped
@@ -38,9 +39,10 @@ from audit.models.adapter import Predictions
 from audit.passes import PartitionJob, merge_summaries, summary_task
 from audit.plan import AuditPlan, Facts, PlannedCheck, build_plan
 from audit.policy import LoadedPolicy, load_policy
+from audit.profiling import wait_background
 from audit.progress import progress
 from audit.results import AuditResult, CheckResult, Measurement, Summary, Verdict
-from audit.scale import make_executor
+from audit.scale import ThreadPlan, configured_threads, limited, make_executor, parallel_section
 from audit.verdict import decide
 
 __all__ = ["RunOptions", "run_audit", "run_audits", "run_policy_file", "run_policy_file_all", "summarise",
@@ -127,23 +129,27 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
     data = options.data if options.data is not None else lp.resolve(p.data.path)
     reference = options.reference if options.reference is not None else lp.resolve(p.data.reference)
     models = load_models(lp, options.models, options.trust_model)
+    configured = configured_threads()  # before any limit: the process's own thread settings
     prog = progress(options.progress)
     executor = make_executor(execution.executor, execution.address, execution.workers, execution.memory_limit)
     try:
+        threads = ThreadPlan.choose(1 if execution.executor == "memory" else executor.describe()["workers"],
+                                    configured)
         t0 = time.perf_counter()
         inputs = prepare_inputs(lp, data=data, reference=reference, executor=executor,
                                 partition_rows=None if execution.executor == "memory" else execution.partition_rows,
                                 sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
         t_sample = time.perf_counter() - t0
-        audits = [_Audit(lp, options, inputs, m, seed) for m in models]
+        audits = [_Audit(lp, options, inputs, m, seed, threads.predict) for m in models]
         t0 = time.perf_counter()
-        task_s = _summary_pass(executor, inputs, audits, prog)
+        task_s = _summary_pass(executor, inputs, audits, prog, threads.predict)
         timing = {"sample_pass_s": round(t_sample, 3), "summary_pass_s": round(time.perf_counter() - t0, 3),
                   "task_s": round(task_s, 3)}
         parallel = executor.workers if execution.executor == "local" else 1
         described = {**executor.describe(), "partitions": len(inputs.parts),
                      "partition_rows": None if execution.executor == "memory" else execution.partition_rows,
-                     "rows": inputs.n_rows, "sample_rows": inputs.sample.n_rows}
+                     "rows": inputs.n_rows, "sample_rows": inputs.sample.n_rows,
+                     "threads": threads.describe()}
         return [a.finish(described, timing, parallel, prog) for a in audits]
     finally:
         executor.close()
@@ -152,7 +158,8 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
 class _Audit:
     """One model's audit: its plan, context, summaries and result."""
 
-    def __init__(self, lp: LoadedPolicy, options: RunOptions, inputs: AuditInputs, model: LoadedModel, seed: int):
+    def __init__(self, lp: LoadedPolicy, options: RunOptions, inputs: AuditInputs, model: LoadedModel, seed: int,
+                 threads: int | None = None):
         p = lp.policy
         self.lp, self.options, self.inputs, self.model = lp, options, inputs, model
         self.started, self.t0 = utc_now(), time.perf_counter()
@@ -169,7 +176,7 @@ class _Audit:
         self.ctx = AuditContext(settings=settings, dataset=inputs.sample, model=adapter,
                                 constraints=inputs.table.constraints, declared_constraints=dict(p.constraints),
                                 evalset_specs=named, table=inputs.table, classes_=inputs.classes,
-                                partitioned=self.plan.partitioned)
+                                partitioned=self.plan.partitioned, threads=threads)
         self.passed = None
 
     def aux(self):
@@ -223,7 +230,8 @@ class _Audit:
             "hardware": hardware(),
             "timings": {**{kk: {a: round(b, 4) for a, b in v.items()} for kk, v in self.ctx.timings.items()},
                         "passes": {**timing, "predict_s": round(self.passed.predict_s, 3)}},
-            "execution": {**execution, "checks_on_all_rows": sum(self.plan.on_all_rows(c) for c in self.plan.checks
+            "execution": {**execution, "threads": {**execution["threads"], "summary_pass": self.passed.threads},
+                          "checks_on_all_rows": sum(self.plan.on_all_rows(c) for c in self.plan.checks
                                                                   if not (c.skip or c.error)),
                           "checks_on_sample": sum(c.rows for c in self.plan.checks if not (c.skip or c.error))},
         }
@@ -234,7 +242,7 @@ class _Audit:
         return with_digest(result)
 
 
-def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog) -> float:
+def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog, threads: int | None = None) -> float:
     """Pass 2 for every model at once: each partitioned set is built once per partition."""
     specs: dict = {"base": EvalSetSpec(name="base", kind="base")}
     requests: dict[str, set] = {}
@@ -247,7 +255,8 @@ def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog) -> 
                        prediction=cols.prediction, score=cols.score, task=inputs.task, classes=inputs.classes,
                        table=inputs.table, specs=specs,
                        requests={n: sorted(r, key=repr) for n, r in requests.items()},
-                       aux=[a.aux() for a in audits], sample_rows=np.asarray(inputs.sample.rows, dtype=np.int64))
+                       aux=[a.aux() for a in audits], sample_rows=np.asarray(inputs.sample.rows, dtype=np.int64),
+                       threads=threads)
     label = "pass 2/2: predict + summarise"
     with prog(len(inputs.parts), label) as advance:
         merged, task_s = merge_summaries(executor.map(summary_task, inputs.source, inputs.parts, job,
@@ -268,6 +277,8 @@ def _scope(plan: AuditPlan, pc: PlannedCheck, n: int, k: int) -> dict:
 
 def _run_one(ctx: AuditContext, plan: AuditPlan, pc: PlannedCheck, default_decision: str, n: int,
              k: int) -> CheckResult:
+    if pc.entry.id in TIMING_CHECKS:
+        default_decision = "interval"  # the precision rule (audit/checks/latency.py), unless the threshold says
     entry, spec = pc.entry, pc.spec
     params = pc.params.model_dump(mode="json") if pc.params is not None else dict(entry.params)
     base = dict(id=entry.id, name=entry.name or entry.id, family=spec.family, evalset=pc.evalset, params=params,
@@ -311,32 +322,35 @@ def _run_checks(ctx, plan: AuditPlan, p, n: int, k: int, parallel: int, advance)
 
     With ``parallel > 1`` checks run on threads: they share sets, predictions and fitted
     detectors through the context's lock-guarded caches and seed from their own ids, so
-    the order in which threads finish changes nothing. BLAS/OpenMP pools get one thread
-    per check so the cores are not oversubscribed. Runtime-profile checks (``latency.*``)
-    measure this machine's speed: they run afterwards, alone.
+    the order in which threads finish changes nothing. Every check runs under the audit's
+    thread limit (``ctx.threads``; one per check thread when they run in parallel), so the
+    cores are not oversubscribed. Runtime-profile checks (``latency.*``) measure this
+    machine's speed: the cold starts begin in child processes while the other checks run;
+    the rest run afterwards, alone, at the process's own thread settings.
     """
-    def one(pc: PlannedCheck) -> CheckResult:
+    def one(pc: PlannedCheck, threads: int | None) -> CheckResult:
         advance(pc.entry.id, 0)
-        r = _run_one(ctx, plan, pc, p.defaults.decision, n, k)
+        with limited(threads):
+            r = _run_one(ctx, plan, pc, p.defaults.decision, n, k)
         advance(pc.entry.id, 1)
         return r
 
     timed = [pc for pc in plan.checks if pc.entry.id.startswith("latency.")]
     free = [pc for pc in plan.checks if not pc.entry.id.startswith("latency.")]
+    start_background(ctx, [(pc.entry.id, pc.params) for pc in timed if not (pc.skip or pc.error)])
     out: dict[int, CheckResult] = {}
     if parallel > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1), ThreadPoolExecutor(parallel) as pool:
-            for pc, r in zip(free, pool.map(one, free), strict=True):
+        with parallel_section(1), ThreadPoolExecutor(parallel) as pool:
+            for pc, r in zip(free, pool.map(lambda pc: one(pc, 1), free), strict=True):
                 out[pc.index] = r
     else:
         for pc in free:
-            out[pc.index] = one(pc)
+            out[pc.index] = one(pc, ctx.threads)
+    wait_background(ctx)  # the cold-start children end before the profile times anything
     for pc in timed:
-        out[pc.index] = one(pc)
+        out[pc.index] = one(pc, None)
     return [out[i] for i in range(len(plan.checks))]
 
 

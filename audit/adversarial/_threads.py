@@ -31,21 +31,15 @@ def single_threaded():
 
     Notes
     -----
-    The previous limits are restored on exit. threadpoolctl is entered once per
-    attack, not per model call: entering it inspects the loaded libraries, which
-    costs about a millisecond.
+    The limit is :func:`audit.scale.limited`, which sets OpenMP for the calling thread (its
+    limit belongs to each thread) and, in the main thread, BLAS and torch too; inside a
+    parallel section those process-wide pools are already at one thread. The previous limits
+    are restored on exit. It is entered once per attack, not per model call.
     """
-    from threadpoolctl import threadpool_limits
+    from audit.scale import limited
 
     torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
     info = {"max_threads": THREAD_LIMIT, "threadpoolctl": True,
             "torch_threads": THREAD_LIMIT if torch is not None else None}
-    with threadpool_limits(limits=THREAD_LIMIT):
-        if torch is not None:
-            torch.set_num_threads(THREAD_LIMIT)
-        try:
-            yield info
-        finally:
-            if torch is not None:
-                torch.set_num_threads(before)
+    with limited(THREAD_LIMIT):
+        yield info

@@ -4,9 +4,24 @@ Every check here needs a live model (SKIPPED in predictions-only audits). The
 timing checks share one :class:`~audit.profiling.RuntimeProfile` per audit
 and settings (see :func:`audit.profiling.get_profile`): leave the profiling
 parameters at their defaults and a policy with five latency checks profiles
-the model once. Values are plain numbers in the unit the id names (ms, rows/s,
-MB = 2**20 bytes, s). Timings vary from run to run by nature; they are the
-only numbers in ``results.json`` that do.
+the model once, within ``budget_s`` (1 s) of calls, at the thread settings the
+process is configured with (recorded and stated in the message). The cold start
+(2 s budget) runs in child processes begun while the other checks run. Values
+are plain numbers in the unit the id names (ms, rows/s, MB = 2**20 bytes, s).
+
+**The precision rule.** Timings vary from run to run by nature (they are the only
+numbers in ``results.json`` that do), so a verdict drawn from one must rest on a
+precise enough measurement. A timing check (:data:`TIMING_CHECKS`) is INCONCLUSIVE when
+
+1. too few calls were timed for its percentile to exist at all (p99: 100 calls);
+2. its interval lacks a side: the order-statistic interval of a percentile needs
+   :func:`two_sided_calls` timed calls for both ends (p99: 368, p95: 72, p50: 6 at
+   95 %); throughput needs two calls; the cold start one run;
+3. its interval spans more than ``max_relative_width`` (default 0.5) times the value;
+
+and otherwise the runner decides it on its interval (``decision: interval``) unless the
+threshold names a decision: an interval that straddles a bound is INCONCLUSIVE, so
+load on the machine moves a verdict to INCONCLUSIVE before it can flip it.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from audit.profiling import (
     get_profile,
     min_repeats_for,
     order_statistic_interval,
+    start_cold_start,
 )
 from audit.results import Interval, Measurement
 from audit.stats import percentile_interval
@@ -36,14 +52,34 @@ from audit.stats import percentile_interval
 MB = float(2**20)
 _BOOT_CHUNK = 200  # bootstrap replicates per block: bounds memory when thousands of calls were timed
 
+# The checks whose values are timings of this machine. Their verdicts follow the precision rule
+# (module docstring); the runner decides them on their interval unless the policy's threshold
+# names a decision, and runs them after the other checks, alone.
+TIMING_CHECKS = frozenset({"latency.p50_ms", "latency.p95_ms", "latency.p99_ms",
+                           "latency.throughput_rows_per_s", "latency.cold_start_s"})
+PRECISION_RULE = (
+    "A timing is decided on its interval: INCONCLUSIVE when the interval lacks a side (too few "
+    "timed calls to bound it) or spans more than max_relative_width (default 0.5) times the value, "
+    "and, unless the threshold sets `decision`, when it straddles a bound.")
 
-class LatencyParams(ProfileParams):
+
+class _Precision(BaseModel):
+    """The precision rule's parameter (shared by every timing check)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_relative_width: float = Field(
+        0.5, gt=0, le=100,
+        description="Widest interval, as a multiple of the value, for which the timing is precise "
+                    "enough to decide on; wider: INCONCLUSIVE.")
+
+
+class LatencyParams(ProfileParams, _Precision):
     """Profiling settings plus the batch size whose latency percentile is the value."""
 
     batch_size: int = Field(1, ge=1)
 
 
-class ThroughputParams(ProfileParams):
+class ThroughputParams(ProfileParams, _Precision):
     """Profiling settings plus the batch size whose throughput is the value."""
 
     batch_size: int = Field(1024, ge=1)
@@ -63,12 +99,17 @@ class SizeParams(BaseModel):
     kind: Literal["pickled", "disk"] = "pickled"
 
 
-class ColdStartParams(BaseModel):
-    """Function predicted first and how long the fresh process may take."""
+class ColdStartParams(_Precision):
+    """Function predicted first, how long one fresh process may take, and the time budget.
 
-    model_config = ConfigDict(extra="forbid")
+    Cold starts are repeated while one more fits in ``budget_s`` of wall time (at least one
+    run); by default the latency profile (1 s) and the cold start (2 s) share 3 s. The runs
+    overlap with the other checks (child processes), so they add little to the audit's wall time.
+    """
+
     method: Literal["auto", "predict_proba", "predict"] = "auto"
     timeout_s: float = Field(120.0, gt=0, le=3600)
+    budget_s: float = Field(2.0, gt=0, le=3600)
 
 
 def _num(x) -> float | None:
@@ -170,6 +211,52 @@ def _with_notes(msg: str, profile: RuntimeProfile) -> str:
     return msg + ("; " + "; ".join(profile.notes) if profile.notes else "")
 
 
+def threads_text(threads: dict | None) -> str:
+    """``"1 OpenMP and 1 BLAS thread(s), as configured (OMP_NUM_THREADS=1)"``."""
+    if not threads:
+        return "threads not recorded"
+    parts = [f"{threads[k]} {name}" for k, name in (("openmp", "OpenMP"), ("blas", "BLAS"), ("torch", "torch"))
+             if threads.get(k) is not None]
+    env = ", ".join(f"{k}={v}" for k, v in (threads.get("env") or {}).items())
+    return (f"{' and '.join(parts) or 'no native'} thread(s), as this process is configured"
+            + (f" ({env})" if env else ""))
+
+
+def two_sided_calls(q: float, level: float) -> int:
+    """Fewest timed calls whose order-statistic interval of the ``q``-quantile has both ends.
+
+    Its lower end exists once ``(1-q)^n <= a`` and its upper end once ``q^n <= a``, with
+    ``a = (1 - level) / 2`` (p99 at 95 %: 368 calls; p95: 72; p50: 6).
+    """
+    a = (1.0 - level) / 2.0
+    return max(math.ceil(math.log(a) / math.log(q) - 1e-9), math.ceil(math.log(a) / math.log(1.0 - q) - 1e-9))
+
+
+def imprecise(value: float | None, low: float | None, high: float | None, max_relative_width: float,
+              missing: str) -> str | None:
+    """The precision rule: a reason to be INCONCLUSIVE, or None when the timing is precise enough.
+
+    Parameters
+    ----------
+    value, low, high : float or None
+        The timing and its interval.
+    max_relative_width : float
+        Widest ``(high - low) / value`` accepted.
+    missing : str
+        Why a side of the interval can be missing (what would give it one).
+    """
+    if value is None or not math.isfinite(value):
+        return None  # undefined values are INCONCLUSIVE anyway
+    if low is None or high is None:
+        return f"not precise enough to decide on: the interval has no {'upper' if high is None else 'lower'} end ({missing})"
+    width = (high - low) / value if value > 0 else math.inf
+    if width > max_relative_width:
+        return (f"not precise enough to decide on: the interval [{low:.3g}, {high:.3g}] spans {width:.0%} of the "
+                f"value, more than max_relative_width={max_relative_width:g} (a quieter machine or a larger "
+                "budget_s narrows it)")
+    return None
+
+
 # -- latency percentiles -------------------------------------------------------------------------
 def _percentile_check(ctx, params: LatencyParams, pct: int) -> Measurement:
     profile = _profile(ctx, params, params.batch_size)
@@ -178,14 +265,23 @@ def _percentile_check(ctx, params: LatencyParams, pct: int) -> Measurement:
     level = ctx.settings.confidence
     low, high, _, _ = order_statistic_interval(bp.timings_ms, q, level)
     need = min_repeats_for(q)
-    msg = (f"p{pct} latency at batch size {params.batch_size}: {bp.percentile_ms(pct):.3g} ms over "
-           f"{bp.repeats} timed calls after {bp.warmup} warm-up calls ({profile.method})")
+    value = bp.percentile_ms(pct)
+    msg = (f"p{pct} latency at batch size {params.batch_size}: {value:.3g} ms over "
+           f"{bp.repeats} timed calls after {bp.warmup} warm-up calls ({profile.method}; "
+           f"{threads_text(profile.environment.get('threads'))})")
+    if bp.repeats < need:
+        why = f"only {bp.repeats} timed calls; p{pct} needs at least {need} (raise repeats or budget_s)"
+    else:
+        limit = ("fit in budget_s", "budget_s") if bp.stopped_by_budget else (
+            f"were allowed by repeats={bp.repeats_requested}", "repeats")
+        why = imprecise(value, low, high, params.max_relative_width,
+                        f"{bp.repeats} timed calls {limit[0]}; a two-sided {level:.0%} interval of p{pct} "
+                        f"needs {two_sided_calls(q, level)}: raise {limit[1]}")
     return Measurement(
-        value=bp.percentile_ms(pct),
+        value=value,
         interval=Interval(low=low, high=high, level=level, method="order-statistic"),
         n=bp.repeats,
-        inconclusive=(f"only {bp.repeats} timed calls; p{pct} needs at least {need} "
-                      "(raise repeats or budget_s)") if bp.repeats < need else None,
+        inconclusive=why,
         message=_with_notes(msg, profile),
         details=_details(ctx, profile),
     )
@@ -221,10 +317,14 @@ def throughput(ctx, params: ThroughputParams) -> Measurement:
     level = ctx.settings.confidence
     lo, hi = _throughput_interval(ctx, bp, level)
     msg = (f"throughput at batch size {params.batch_size}: {bp.throughput_rows_per_s:,.0f} rows/s "
-           f"(mean {bp.mean_ms:.3g} ms per call over {bp.repeats} timed calls)")
+           f"(mean {bp.mean_ms:.3g} ms per call over {bp.repeats} timed calls; "
+           f"{threads_text(profile.environment.get('threads'))})")
+    why = imprecise(bp.throughput_rows_per_s, lo, hi, params.max_relative_width,
+                    "fewer than 2 timed calls fit in the budget: raise budget_s")
     return Measurement(value=bp.throughput_rows_per_s,
                        interval=Interval(low=lo, high=hi, level=level, method="bootstrap-mean-latency"),
-                       n=bp.repeats, message=_with_notes(msg, profile), details=_details(ctx, profile))
+                       n=bp.repeats, inconclusive=why, message=_with_notes(msg, profile),
+                       details=_details(ctx, profile))
 
 
 # -- memory --------------------------------------------------------------------------------------
@@ -274,20 +374,48 @@ def model_size_mb(ctx, params: SizeParams) -> Measurement:
 def cold_start_s(ctx, params: ColdStartParams) -> Measurement:
     """Cold start in seconds: load the model file in a fresh process, then predict one row.
 
-    Without a model file the estimator is unpickled in process (libraries
-    already imported, so it understates); the message says which.
+    Repeated while ``budget_s`` lasts (at least once); value: the median; interval: from the
+    least CPU time of a run (a start on a core of its own) to the longest wall time (as the
+    machine was loaded). The audit starts it in the background when the checks begin.
+    Without a model file the estimator is unpickled in process (libraries already
+    imported, so it understates); the message says which.
     """
     try:
-        cs = get_cold_start(ctx, params.method, params.timeout_s)
+        cs = get_cold_start(ctx, params.method, params.timeout_s, params.budget_s)
     except subprocess.TimeoutExpired as exc:
         raise CheckError(f"cold start took longer than timeout_s={params.timeout_s} s") from exc
     except (RuntimeError, ValueError, OSError) as exc:
         raise CheckError(f"cold start could not be measured: {exc}") from exc
-    rows = [["method", cs.method], ["load (s), imports included", _num(cs.load_s)],
-            ["first prediction, 1 row (s)", _num(cs.first_predict_s)],
-            ["child process wall time (s)", _num(cs.process_s)]]
+    low, high = cs.bracket
+    rows = [["method", cs.method], ["runs (within budget_s)", len(cs.runs)],
+            ["load (s), imports included, median", _num(cs.load_s)],
+            ["first prediction, 1 row (s), median", _num(cs.first_predict_s)],
+            ["least CPU time of a run (s)", _num(low)], ["longest wall time of a run (s)", _num(high)],
+            ["child process wall time (s), median", _num(cs.process_s)]]
     rows += [[k, v if isinstance(v, str) else _num(v)] for k, v in cs.extra.items()]
+    runs = {"title": "Cold-start runs", "columns": ["run", "load s", "first prediction s", "wall s", "CPU s",
+                                                    "child process s"],
+            "rows": [[i + 1, _num(r.load_s), _num(r.first_predict_s), _num(r.seconds), _num(r.cpu_s),
+                      _num(r.process_s)] for i, r in enumerate(cs.runs)]}
+    details = _footprint_details(rows, ctx.model.estimator)
+    details["tables"].insert(1, runs)
     msg = (f"cold start ({cs.method}): {cs.seconds:.3g} s = load {cs.load_s:.3g} s + first prediction "
-           f"{cs.first_predict_s:.3g} s")
-    return Measurement(value=cs.seconds, n=1, message=msg,
-                       details=_footprint_details(rows, ctx.model.estimator))
+           f"{cs.first_predict_s:.3g} s (median of {len(cs.runs)} run(s); CPU {low:.3g} s to wall {high:.3g} s)")
+    why = imprecise(cs.seconds, low, high, params.max_relative_width, "no run")
+    return Measurement(value=cs.seconds, n=len(cs.runs), message=msg, inconclusive=why,
+                       interval=Interval(low=low, high=high, level=1.0, method="cpu-wall-bracket"),
+                       details=details)
+
+
+def start_background(ctx, planned: list[tuple[str, BaseModel]]) -> None:
+    """Start the measurements that can overlap with other checks: the cold starts (child processes).
+
+    ``planned`` holds ``(check id, validated params)`` of the audit's latency checks; called by
+    the runner before the other checks run.
+    """
+    for cid, params in planned:
+        if cid == "latency.cold_start_s":
+            try:
+                start_cold_start(ctx, params.method, params.timeout_s, params.budget_s)
+            except CheckSkipped:
+                return  # predictions-only: the check says so itself

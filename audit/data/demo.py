@@ -107,7 +107,9 @@ def skops_bytes(model) -> bytes:
     import json
     import zipfile
 
-    import skops.io as sio
+    from audit.models._skops_import import import_skops_io
+
+    sio = import_skops_io()
 
     raw = sio.dumps(model)
     with zipfile.ZipFile(io.BytesIO(raw)) as zin:

@@ -131,7 +131,9 @@ def _from_onnx(path: Path, options, batch_size: int) -> ModelAdapter:
 def _from_file(path: Path, trust: bool):
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        import skops.io as sio
+        from audit.models._skops_import import import_skops_io
+
+        sio = import_skops_io()  # without the torch/dask imports of scikit-learn's estimator walk
 
         try:
             unknown = sio.get_untrusted_types(file=path)

@@ -3,15 +3,24 @@
 :func:`profile_model` times the model's own ``predict_proba`` (or ``predict``)
 on slices of the evaluation set at several batch sizes: warm-up calls, then
 repeated calls timed with ``time.perf_counter_ns`` under a repetition cap and
-a time budget, then peak memory of one call (tracemalloc and RSS). It records
-the machine it ran on. :func:`get_profile` caches one profile per audit so
-every latency check shares it. Model size and cold-start time are measured
-separately, only when a check asks for them. See ``docs/runtime-profile.md``.
+one time budget for the whole profile, then peak memory of one call
+(tracemalloc and RSS). It records the machine it ran on and the thread counts
+it measured at (the process's own configuration). :func:`get_profile` caches
+one profile per audit so every latency check shares it. Model size and
+cold-start time are measured separately, only when a check asks for them; the
+cold start runs in child processes that :func:`start_cold_start` begins in the
+background while other checks run. See ``docs/runtime-profile.md``.
 """
 
-from audit.profiling._cache import get_cold_start, get_model_size, get_profile
+from audit.profiling._cache import (
+    get_cold_start,
+    get_model_size,
+    get_profile,
+    start_cold_start,
+    wait_background,
+)
 from audit.profiling._environment import environment
-from audit.profiling._footprint import ColdStart, ModelSize, cold_start, model_size
+from audit.profiling._footprint import ColdStart, ColdStartRun, ModelSize, cold_start, model_size
 from audit.profiling._memory import MemoryPeak, measure_peak_memory
 from audit.profiling._profile import (
     NOISY_CV,
@@ -31,6 +40,7 @@ __all__ = [
     "NOISY_TAIL_RATIO",
     "BatchProfile",
     "ColdStart",
+    "ColdStartRun",
     "MemoryPeak",
     "ModelSize",
     "ProfileParams",
@@ -47,6 +57,8 @@ __all__ = [
     "order_statistic_interval",
     "prediction_function",
     "profile_model",
+    "start_cold_start",
     "time_calls",
     "timer_overhead_ns",
+    "wait_background",
 ]

@@ -8,8 +8,16 @@ context of its own, is profiled separately.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, wait
 
-from audit.profiling._footprint import ColdStart, ModelSize, cold_start, model_size
+from audit.profiling._footprint import (
+    RELOADABLE_SUFFIXES,
+    ColdStart,
+    ModelSize,
+    cold_start,
+    model_file,
+    model_size,
+)
 from audit.profiling._profile import (
     ProfileParams,
     RuntimeProfile,
@@ -17,7 +25,7 @@ from audit.profiling._profile import (
     profile_model,
 )
 
-__all__ = ["get_profile", "get_model_size", "get_cold_start"]
+__all__ = ["get_profile", "get_model_size", "get_cold_start", "start_cold_start", "wait_background"]
 
 _FALLBACK_LOCK = threading.RLock()
 
@@ -66,17 +74,67 @@ def get_model_size(ctx) -> ModelSize:
         return store[key]
 
 
-def get_cold_start(ctx, method: str = "auto", timeout_s: float = 120.0) -> ColdStart:
-    """Cold-start time of ``ctx``'s model, first prediction on one row (computed once)."""
+def _cold_key(ctx, method: str, timeout_s: float, budget_s: float) -> tuple:
     model = _model(ctx)
+    _, name = prediction_function(model, method, ctx.task)
+    return ("cold", id(model), name, float(timeout_s), float(budget_s))
+
+
+def _cold_job(ctx, method: str, timeout_s: float, budget_s: float):
+    """The measurement as a function of nothing: the one-row sample is taken now, by the caller."""
+    model = _model(ctx)
+    _, name = prediction_function(model, method, ctx.task)
+    X = ctx.evalset(_evalset_name(ctx)).X
+    sample = X.iloc[:1] if hasattr(X, "iloc") else X[:1]
+    est, source, sha = model.estimator, model.source, (model.meta or {}).get("sha256")
+    return lambda: cold_start(est, source, name, sample, timeout_s, expected_sha256=sha, budget_s=budget_s)
+
+
+def start_cold_start(ctx, method: str = "auto", timeout_s: float = 120.0, budget_s: float = 2.0) -> bool:
+    """Start measuring the cold start in the background, when the model comes from a file.
+
+    The runs happen in child processes, so they overlap with the checks this process runs
+    meanwhile; :func:`get_cold_start` then waits for the result. Returns False (nothing started)
+    when the model has no reloadable file: the in-process measurement would compete with the
+    other checks for this process, so it runs when the check asks for it.
+    """
+    model = _model(ctx)
+    if model_file(model.source) is None or model_file(model.source).suffix.lower() not in RELOADABLE_SUFFIXES:
+        return False
     store, lock = _store(ctx)
     with lock:
-        _, name = prediction_function(model, method, ctx.task)
-        key = ("cold", id(model), name)
+        key = _cold_key(ctx, method, timeout_s, budget_s)
+        if key in store:
+            return True
+        future: Future = Future()
+        job = _cold_job(ctx, method, timeout_s, budget_s)
+
+        def work():
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - handed to the check that reads it
+                future.set_exception(exc)
+
+        store[key] = future
+        threading.Thread(target=work, name="audit-cold-start", daemon=True).start()
+        return True
+
+
+def wait_background(ctx) -> None:
+    """Wait until every background measurement of this audit has finished (results kept for the checks)."""
+    store, _ = _store(ctx)
+    for v in list(store.values()):
+        if isinstance(v, Future):
+            wait([v])
+
+
+def get_cold_start(ctx, method: str = "auto", timeout_s: float = 120.0, budget_s: float = 2.0) -> ColdStart:
+    """Cold-start time of ``ctx``'s model, first prediction on one row (computed once; waits for a
+    measurement :func:`start_cold_start` began)."""
+    store, lock = _store(ctx)
+    with lock:
+        key = _cold_key(ctx, method, timeout_s, budget_s)
         if key not in store:
-            es = ctx.evalset(_evalset_name(ctx))
-            X = es.X
-            sample = X.iloc[:1] if hasattr(X, "iloc") else X[:1]
-            store[key] = cold_start(model.estimator, model.source, name, sample, timeout_s,
-                                    expected_sha256=(model.meta or {}).get("sha256"))
-        return store[key]
+            store[key] = _cold_job(ctx, method, timeout_s, budget_s)()
+        value = store[key]
+    return value.result() if isinstance(value, Future) else value

@@ -13,6 +13,9 @@ __all__ = ["time_calls", "timer_overhead_ns"]
 MIN_TIMED_CALLS = 3  # a spread needs a few calls, even when one call outlasts the budget
 
 
+WARMUP_SHARE = 0.25  # of a batch size's budget, at most, for its warm-up calls
+
+
 def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int,
                budget_s: float) -> tuple[np.ndarray, int, bool]:
     """Call ``fn`` on ``batches`` (cycled) and time each call with ``perf_counter_ns``.
@@ -25,13 +28,13 @@ def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int,
         Pre-sliced inputs; slicing happens outside the timed region.
     warmup : int
         Untimed calls first (caches, lazy imports, allocator pools). Warm-up stops
-        early once it has used ``budget_s`` (at least one call is made when
-        ``warmup > 0``), so a slow model is not warmed for minutes.
+        early once it has used a quarter of ``budget_s`` (at least one call is made
+        when ``warmup > 0``), so a slow model is not warmed for minutes.
     repeats : int
         Maximum number of timed calls.
     budget_s : float
-        Wall-time budget of the timed loop; the loop stops once it is spent and at
-        least :data:`MIN_TIMED_CALLS` calls were timed.
+        Wall-time budget of warm-up and timed calls together; the timed loop stops once it
+        is spent and at least :data:`MIN_TIMED_CALLS` calls were timed.
 
     Returns
     -------
@@ -50,14 +53,13 @@ def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int,
     for i in range(warmup):
         fn(batches[i % k])
         done += 1
-        if clock() - start >= budget_ns:
+        if clock() - start >= WARMUP_SHARE * budget_ns:
             break
     # Garbage from earlier work is collected now rather than inside a timed call;
     # the collector stays enabled so tail latencies include GC pauses, as in service.
     gc.collect()
     out = np.empty(repeats, dtype=np.int64)
     n = 0
-    start = clock()
     for i in range(repeats):
         b = batches[i % k]
         t0 = clock()

@@ -5,9 +5,19 @@
 the tasks compute (:mod:`audit.passes`) and how their results are merged is
 the runner's business, and merging is order-free, so which executor ran them
 changes nothing. The in-memory executor runs the one partition of the whole
-table in this process.
+table in this process. :mod:`audit.scale._threads` holds the thread limits every model
+call runs under.
 """
 
 from audit.scale._executors import DaskExecutor, LocalExecutor, make_executor
+from audit.scale._threads import (
+    ThreadPlan,
+    configured_threads,
+    limited,
+    parallel_section,
+    threads_in_effect,
+    usable_cores,
+)
 
-__all__ = ["DaskExecutor", "LocalExecutor", "make_executor"]
+__all__ = ["DaskExecutor", "LocalExecutor", "ThreadPlan", "configured_threads", "limited", "make_executor",
+           "parallel_section", "threads_in_effect", "usable_cores"]

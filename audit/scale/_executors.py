@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from audit.errors import AuditError, ExecutionError
+from audit.scale._threads import parallel_section
 
 __all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
 
@@ -22,8 +23,9 @@ class LocalExecutor:
     """Partitions on a pool of ``workers`` threads in this process (one at a time if ``workers == 1``).
 
     At most ``workers`` partitions are in memory at once: tasks are submitted as
-    earlier ones finish, not all up front. BLAS/OpenMP pools are limited to one
-    thread each while tasks run in parallel, so two cores are not oversubscribed.
+    earlier ones finish, not all up front. While tasks run in parallel the process-wide
+    pools (BLAS, torch) are limited to one thread (:func:`~audit.scale._threads.parallel_section`);
+    OpenMP's limit belongs to each thread, so a task sets its own (the summary pass does).
     """
 
     name = "local"
@@ -36,13 +38,11 @@ class LocalExecutor:
         return {"executor": self.name, "workers": self.workers}
 
     def map(self, fn: Callable, source, parts, *shared) -> Iterator:
-        from threadpoolctl import threadpool_limits
-
         if self.workers == 1:
             for p in parts:
                 yield _call(fn, source, p, *shared)
             return
-        with threadpool_limits(1), ThreadPoolExecutor(self.workers) as pool:
+        with parallel_section(1), ThreadPoolExecutor(self.workers) as pool:
             pending, it = {}, iter(parts)
             for p in it:
                 pending[pool.submit(fn, source, p, *shared)] = p

@@ -19,7 +19,7 @@ SMALL = {"batch_sizes": [1, 32], "warmup": 1, "repeats": 25, "budget_s": 5.0}
 PARAMS = {
     "latency.p50_ms": SMALL, "latency.p95_ms": SMALL, "latency.p99_ms": SMALL,
     "latency.throughput_rows_per_s": {**SMALL, "batch_size": 32},
-    "latency.peak_memory_mb": SMALL, "latency.model_size_mb": {}, "latency.cold_start_s": {},
+    "latency.peak_memory_mb": SMALL, "latency.model_size_mb": {}, "latency.cold_start_s": {"budget_s": 0.05},
 }
 MB = 2**20
 
@@ -89,7 +89,6 @@ def test_percentile_value_and_order_statistic_interval(credit_ctx, pct):
     assert m.interval.low == (s[lo_rank] if lo_rank >= 0 else None)
     assert m.interval.high == (s[hi_rank - 1] if hi_rank <= n else None)
     assert m.interval.method == "order-statistic"
-    assert m.inconclusive is None
 
 
 def test_p99_with_too_few_calls_is_inconclusive(credit_ctx):
@@ -154,7 +153,181 @@ def test_model_size(credit_ctx, tmp_path):
 
 
 def test_cold_start_without_file_is_in_process(credit_ctx):
-    m = run(credit_ctx, "latency.cold_start_s")
+    m = run(credit_ctx, "latency.cold_start_s", budget_s=0.05)
     assert "in-process-unpickle" in m.message
-    rows = dict((r[0], r[1]) for r in m.details["tables"][0]["rows"])
-    assert m.value == pytest.approx(rows["load (s), imports included"] + rows["first prediction, 1 row (s)"])
+    runs = m.details["tables"][1]
+    assert runs["title"] == "Cold-start runs" and len(runs["rows"]) == m.n >= 1
+    walls = [r[1] + r[2] for r in runs["rows"]]
+    assert [r[3] for r in runs["rows"]] == pytest.approx(walls)
+    assert m.value == pytest.approx(float(np.median(walls)))
+    # Interval: least CPU time (or wall, if less) of a run to the longest wall time.
+    assert m.interval.low == pytest.approx(min(min(r[4], r[3]) for r in runs["rows"]))
+    assert m.interval.high == pytest.approx(max(walls)) and m.interval.method == "cpu-wall-bracket"
+
+
+# -- the precision rule, on timings made up for the purpose (no clock involved) -------------------
+def inject(ctx, params: dict, ms_by_batch: dict, batch_size: int, stopped_by_budget: bool = True):
+    """Put a profile with these timings (ms) where the checks' shared-profile cache looks it up."""
+    from audit.profiling import BatchProfile, ProfileParams, RuntimeProfile
+
+    pp = ProfileParams.model_validate({k: v for k, v in params.items() if k in ProfileParams.model_fields})
+    batches = {b: BatchProfile(b, np.round(np.asarray(ms) * 1e6).astype(np.int64), 0, pp.repeats,
+                               stopped_by_budget) for b, ms in sorted(ms_by_batch.items())}
+    env = {"threads": {"openmp": 1, "blas": 1, "torch": None, "env": {"OMP_NUM_THREADS": "1"}}}
+    prof = RuntimeProfile(batches, "predict_proba", "base", 100, env, 50.0, 0.1)
+    key = ("timing", id(ctx.model), "base", pp.key(batch_size))
+    ctx.cache("profiles")[key] = prof
+    return prof
+
+
+def _ranks_needed(q: float, level: float = 0.95) -> int:
+    """Independently: the fewest calls whose interval has both order statistics (scipy.stats.binom)."""
+    a = (1 - level) / 2
+    n = 1
+    while not (stats.binom.cdf(0, n, q) <= a and stats.binom.cdf(n - 1, n, q) >= 1 - a):
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("pct", [50, 95, 99])
+def test_a_percentile_without_both_interval_ends_is_inconclusive(credit_ctx, pct):
+    from audit.checks.latency import two_sided_calls
+
+    need = _ranks_needed(pct / 100)
+    assert two_sided_calls(pct / 100, 0.95) == need == {50: 6, 95: 72, 99: 368}[pct]
+    params = {"batch_sizes": [1], "repeats": 5000, "max_relative_width": 10.0}
+    rng = np.random.default_rng(pct)
+    short = (1e6 + rng.integers(0, 10_000, need - 1)) / 1e6  # tight timings (whole ns): only the count is short
+    inject(credit_ctx, params, {1: short}, 1)
+    m = run(credit_ctx, f"latency.p{pct}_ms", **params)
+    assert m.value == np.percentile(short, pct)
+    assert m.inconclusive and "not precise enough" in m.inconclusive and f"needs {need}" in m.inconclusive
+    assert "raise budget_s" in m.inconclusive
+    enough = (1e6 + rng.integers(0, 10_000, need)) / 1e6
+    credit_ctx._caches.pop("profiles")
+    inject(credit_ctx, params, {1: enough}, 1)
+    m = run(credit_ctx, f"latency.p{pct}_ms", **params)
+    assert m.interval.low is not None and m.interval.high is not None and m.inconclusive is None
+
+
+def test_a_wide_interval_is_inconclusive(credit_ctx):
+    rng = np.random.default_rng(1)
+    wide = rng.lognormal(0.0, 1.0, 400)  # p95 of a heavy tail: its interval spans far more than half of it
+    params = {"batch_sizes": [1], "repeats": 5000}
+    inject(credit_ctx, params, {1: wide}, 1)
+    m = run(credit_ctx, "latency.p95_ms", **params)
+    s = np.sort(wide)
+    a = 0.025
+    lo = int(stats.binom.ppf(a, 400, 0.95))
+    lo -= stats.binom.cdf(lo, 400, 0.95) > a
+    hi = int(stats.binom.ppf(1 - a, 400, 0.95)) + 1
+    width = (s[hi - 1] - s[lo]) / np.percentile(wide, 95)
+    assert width > 0.5
+    assert m.inconclusive and f"spans {width:.0%}" in m.inconclusive and "max_relative_width=0.5" in m.inconclusive
+    m = run(credit_ctx, "latency.p95_ms", **params, max_relative_width=width * 1.01)
+    assert m.inconclusive is None
+
+
+def test_throughput_follows_the_rule(credit_ctx):
+    params = {"batch_sizes": [64], "repeats": 5000, "batch_size": 64}
+    inject(credit_ctx, params, {64: np.full(50, 2.0) + np.linspace(0, 0.02, 50)}, 64)
+    m = run(credit_ctx, "latency.throughput_rows_per_s", **params)
+    assert m.inconclusive is None and (m.interval.high - m.interval.low) / m.value < 0.5
+    credit_ctx._caches.pop("profiles")
+    inject(credit_ctx, params, {64: np.array([0.1, 10.0, 0.1, 10.0])}, 64)
+    m = run(credit_ctx, "latency.throughput_rows_per_s", **params)
+    assert m.inconclusive and "not precise enough" in m.inconclusive
+
+
+def test_the_message_names_the_threads_measured_at(credit_ctx):
+    inject(credit_ctx, {"batch_sizes": [1]}, {1: np.full(400, 1.0)}, 1)
+    m = run(credit_ctx, "latency.p50_ms", batch_sizes=[1])
+    assert "1 OpenMP and 1 BLAS thread(s), as this process is configured (OMP_NUM_THREADS=1)" in m.message
+
+
+def test_cold_start_bracket_decides_precision(credit_ctx, monkeypatch):
+    from audit.profiling import ColdStart, ColdStartRun
+
+    quiet = ColdStart([ColdStartRun(1.0, 0.1, 1.05, 1.3), ColdStartRun(1.1, 0.1, 1.15, 1.4)], "subprocess", 2.0)
+    busy = ColdStart([ColdStartRun(2.0, 0.2, 1.0, 2.5)], "subprocess", 2.0)
+    for cs, precise in ((quiet, True), (busy, False)):
+        monkeypatch.setattr(_cache, "cold_start", lambda *a, _cs=cs, **k: _cs)
+        credit_ctx._caches.pop("profiles", None)
+        m = run(credit_ctx, "latency.cold_start_s")
+        walls = [r.load_s + r.first_predict_s for r in cs.runs]
+        assert m.value == pytest.approx(np.median(walls)) and m.n == len(walls)
+        assert (m.interval.low, m.interval.high) == pytest.approx(
+            (min(min(r.cpu_s, w) for r, w in zip(cs.runs, walls, strict=True)), max(walls)))
+        assert (m.inconclusive is None) == precise, m.inconclusive
+
+
+# -- in the runner: the interval decides, the cold start overlaps the other checks ----------------
+def _audit(demo_files, tmp_path, checks: str):
+    from audit.policy import load_policy
+    from audit.runner import RunOptions, run_audit
+
+    f = tmp_path / "p.yaml"
+    f.write_text(f"version: 1\nname: timing\nmodel: {{path: {demo_files['model']}}}\n"
+                 f"data: {{path: {demo_files['holdout']}, target: repaid, sensitive: [sex]}}\n"
+                 "defaults: {n_boot: 50}\nchecks:\n" + checks)
+    return run_audit(load_policy(f), RunOptions(progress=False))
+
+
+def test_the_runner_decides_timings_on_their_interval(demo_files, tmp_path, monkeypatch):
+    from audit.profiling import BatchProfile, RuntimeProfile
+
+    # p50 1.0 ms, interval about [0.99, 1.01]: a bound at 1.0 ms is straddled.
+    ms = 0.99 + 0.02 * np.random.default_rng(0).random(400)
+
+    def fake(adapter, X, params, **kw):
+        sizes = params.key(kw.get("extra_batch"))[0]
+        return RuntimeProfile({b: BatchProfile(b, np.round(ms * 1e6).astype(np.int64), 0, params.repeats, True)
+                               for b in sizes}, "predict_proba", "base", len(X), {}, 50.0, 0.1)
+
+    monkeypatch.setattr(_cache, "profile_model", fake)
+    res = _audit(demo_files, tmp_path, "\n".join([
+        "  - {id: latency.p50_ms, threshold: {max: 1.0}}",
+        "  - {id: latency.p50_ms, name: point, threshold: {max: 1.0, decision: point}}",
+        "  - {id: latency.p50_ms, name: clear, threshold: {max: 1.5}}",
+        "  - {id: performance.accuracy, threshold: {max: 0.99}}",
+    ]) + "\n")
+    straddled, point, clear, acc = res.results
+    p50 = np.percentile(np.round(ms * 1e6) / 1e6, 50)
+    assert straddled.value == pytest.approx(p50)
+    assert straddled.interval.low < 1.0 < straddled.interval.high
+    assert straddled.verdict.value == "INCONCLUSIVE" and "straddles" in straddled.message
+    assert point.verdict.value == ("PASS" if p50 <= 1.0 else "FAIL")  # the policy asked for the point
+    assert clear.verdict.value == "PASS"
+    assert acc.verdict.value == "PASS"  # other checks keep the policy's default decision (point)
+
+
+def test_the_cold_start_begins_before_the_other_checks(demo_files, tmp_path, monkeypatch):
+    import audit.runner as runner
+
+    order = []
+    real_start, real_one = _cache.start_cold_start, runner._run_one
+    monkeypatch.setattr("audit.checks.latency.start_cold_start",
+                        lambda *a, **k: order.append("cold start begun") or real_start(*a, **k))
+    monkeypatch.setattr(runner, "_run_one", lambda ctx, plan, pc, *a, **k: order.append(pc.entry.id)
+                        or real_one(ctx, plan, pc, *a, **k))
+    res = _audit(demo_files, tmp_path, "  - {id: latency.cold_start_s, threshold: {max: 1000}}\n"
+                                       "  - {id: performance.accuracy, threshold: {min: 0}}\n")
+    assert order == ["cold start begun", "performance.accuracy", "latency.cold_start_s"]
+    cold = res.results[0]
+    assert cold.verdict.value != "ERROR", cold.message
+    runs = cold.details["tables"][1]["rows"]
+    assert cold.n == len(runs) >= 1 and cold.value == pytest.approx(float(np.median([r[3] for r in runs])))
+    assert "subprocess" in cold.message
+
+
+def test_the_cold_start_child_loads_skops_as_the_audit_does(demo_files, tmp_path):
+    from audit.models.loading import load_model
+    from audit.profiling import cold_start
+
+    m = load_model(demo_files["model"])
+    X = __import__("pandas").read_parquet(demo_files["holdout"]).drop(columns="repaid").iloc[:1]
+    cs = cold_start(m.estimator, m.source, "predict_proba", X, expected_sha256=m.meta["sha256"], budget_s=0.1)
+    assert cs.method == "subprocess" and len(cs.runs) == 1  # one run: the next would not fit in 0.1 s
+    r = cs.runs[0]
+    assert r.process_s > r.seconds > 0 and r.cpu_s > 0
+    assert "without scikit-learn's torch/dask shims" in cs.extra["skops import"]

@@ -113,6 +113,8 @@ def test_black_box_attacks_and_latency_profile_run_on_onnx(both):
     assert 0.0 <= by_set["hsj"].value <= 1.0
     assert ox.evalsets["hsj"]["kind"] == "adversarial.hopskipjump"
     latency = [r for r in ox.results if r.family == "latency"]
-    assert [r.verdict.value for r in latency] == ["PASS"] * 3, [r.message for r in latency]
+    # Timing verdicts depend on the machine's load (precision rule): that they ran is the claim here.
+    assert all(r.verdict.value not in ("ERROR", "SKIPPED") for r in latency), [r.message for r in latency]
+    assert len(latency) == 3
     assert all(r.value > 0 for r in latency)
 

@@ -64,11 +64,34 @@ def test_cold_start_in_a_fresh_process(tmp_path, tiny_model):
     est, X = tiny_model
     f = tmp_path / "m.joblib"
     joblib.dump(est, f)
-    cs = cold_start(est, str(f), "predict_proba", X[:1])
-    assert cs.method == "subprocess"
-    assert cs.seconds == pytest.approx(cs.load_s + cs.first_predict_s)
-    assert 0 < cs.extra["loader_import_s"] <= cs.load_s
-    assert cs.process_s > cs.seconds  # the child's wall time includes interpreter start-up
+    cs = cold_start(est, str(f), "predict_proba", X[:1], budget_s=0.01)
+    assert cs.method == "subprocess" and len(cs.runs) == 1  # at least one run, whatever the budget
+    r = cs.runs[0]
+    assert cs.seconds == pytest.approx(r.load_s + r.first_predict_s)
+    assert 0 < cs.extra["loader_import_s"] <= r.load_s
+    assert r.process_s > r.seconds  # the child's wall time includes interpreter start-up
+    assert r.cpu_s > 0
+
+
+def test_cold_start_repeats_while_the_budget_lasts(tmp_path, tiny_model, monkeypatch):
+    est, X = tiny_model
+    # Runs of a known length (a fake child that sleeps): the budget decides how many fit.
+    import time
+
+    def fake(path, method, xpath, sha, timeout_s):
+        time.sleep(0.05)
+        return _footprint.ColdStartRun(0.04, 0.01, 0.03, 0.05), 0.0
+
+    monkeypatch.setattr(_footprint, "_subprocess", fake)
+    f = tmp_path / "m.joblib"
+    joblib.dump(est, f)
+    cs = cold_start(est, str(f), "predict", X[:1], budget_s=0.33)
+    # A run takes >= 50 ms; one more starts only if it would end within 0.33 s: at most 6 runs.
+    assert 2 <= len(cs.runs) <= 6
+    assert cs.seconds == pytest.approx(0.05)
+    assert cs.bracket == pytest.approx((0.03, 0.05))
+    cs = cold_start(est, str(f), "predict", X[:1], budget_s=1000)
+    assert len(cs.runs) == _footprint.MAX_COLD_RUNS
 
 
 def test_cold_start_refuses_a_changed_file(tmp_path, tiny_model, monkeypatch):
@@ -82,12 +105,12 @@ def test_cold_start_refuses_a_changed_file(tmp_path, tiny_model, monkeypatch):
 
     monkeypatch.setattr(loading, "file_sha256", lambda p: "0" * 64)
     with pytest.raises(RuntimeError, match="changed since"):
-        _footprint._subprocess(f, "predict", X[:1], 60)
+        cold_start(est, str(f), "predict", X[:1])
 
 
 def test_cold_start_without_a_file_reloads_in_process(tiny_model):
     est, X = tiny_model
-    cs = cold_start(est, "", "predict", X[:1])
-    assert cs.method == "in-process-unpickle" and cs.process_s is None
-    assert cs.seconds == pytest.approx(cs.load_s + cs.first_predict_s, rel=0.01, abs=1e-4)
+    cs = cold_start(est, "", "predict", X[:1], budget_s=0.01)
+    assert cs.method == "in-process-unpickle" and cs.process_s is None and 1 <= len(cs.runs)
+    assert cs.seconds == pytest.approx(np.median([r.load_s + r.first_predict_s for r in cs.runs]))
     assert cs.extra["pickled_bytes"] == len(pickle.dumps(est, protocol=5))

@@ -135,6 +135,29 @@ def test_noise_note_when_timings_spread():
     assert any(n.startswith("machine was noisy") for n in prof.notes)
 
 
+def test_one_budget_for_the_whole_profile():
+    # Three batch sizes of a 5 ms model share 0.3 s: each gets about a third (what one leaves
+    # goes to the next), so the timed calls add up to about the budget, not three budgets.
+    model = SleepModel(0.005)
+    prof = profile_model(ModelAdapter(model), X, ProfileParams(batch_sizes=[1, 2, 4], warmup=2, repeats=10_000,
+                                                               budget_s=0.3), task="regression")
+    spent = sum(bp.timings_ns.sum() for bp in prof.batches.values()) / 1e9
+    assert spent < 0.3 + 3 * 0.05  # each loop may overrun its share by about one call (sleeps run long)
+    assert all(bp.stopped_by_budget and bp.repeats >= 3 for bp in prof.batches.values())
+    assert all(bp.warmup <= 2 for bp in prof.batches.values())
+
+
+def test_the_profile_records_its_thread_counts():
+    from threadpoolctl import threadpool_info
+
+    prof = profile_model(ModelAdapter(ProbaModel()), X, ProfileParams(batch_sizes=[1], repeats=3, warmup=0))
+    th = prof.environment["threads"]
+    seen = {p["user_api"]: p["num_threads"] for p in threadpool_info()}
+    for api in ("openmp", "blas"):
+        if api in seen:
+            assert th[api] == max(p["num_threads"] for p in threadpool_info() if p["user_api"] == api)
+
+
 def test_environment_is_recorded():
     prof = profile_model(ModelAdapter(ProbaModel()), X, ProfileParams(batch_sizes=[1], repeats=3, warmup=0))
     env = prof.environment
