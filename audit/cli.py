@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--schema-only", action="store_true",
                      help="do not require the model, data and reference files to exist "
                      "(a repository without the data)")
+    val.add_argument("--data", nargs="?", const="", default=None, metavar="DATA",
+                     help="also check every column, group, label and constraint the policy names against "
+                     "DATA (a CSV or Parquet file, folder or glob; default: the policy's own data), as "
+                     "`audit run` does before any work, without loading the model or running checks")
+    val.add_argument("--reference", default=None, metavar="DATA",
+                     help="with --data: the reference data to check (default: the policy's)")
     val.add_argument("--show-effective", action="store_true",
                      help="print each policy as it runs (baselines merged) as YAML on stdout")
     val.add_argument("--format", choices=["text", "json"], default="text",
@@ -385,7 +391,7 @@ def _cmd_schema(args) -> int:
 def _cmd_validate(args) -> int:
     from datetime import date
 
-    from audit.errors import PolicyError
+    from audit.errors import InputError, PolicyError
     from audit.policy import effective_yaml, review_overdue, validate_policy
 
     as_json = args.format == "json"
@@ -394,8 +400,12 @@ def _cmd_validate(args) -> int:
     bad, report = 0, []
     for i, file in enumerate(args.policy):
         try:
-            checked = validate_policy(file, check_files=not args.schema_only)
-        except PolicyError as exc:
+            checked = _validate_one(file, args, validate_policy)
+        except InputError as exc:
+            if not isinstance(exc, PolicyError):  # the data could not be read at all
+                from audit.errors import PolicyProblem
+
+                exc = PolicyError(file, [PolicyProblem("data", str(exc))])
             bad += 1
             report.append({"valid": False, "policy": file, "problems": [
                 {"path": p.path, "line": p.line, "file": p.file or exc.file, "message": p.message}
@@ -424,6 +434,31 @@ def _cmd_validate(args) -> int:
             r["exit_code"] = 0 if r["valid"] else 2
         print_json(report[0] if len(report) == 1 else report)
     return 2 if bad else 0
+
+
+def _validate_one(file: str, args, validate_policy):
+    """One policy validated; with ``--data``, also against the data (schema, then exact counts)."""
+    if args.data is None:
+        return validate_policy(file, check_files=not args.schema_only)
+    from audit.input_checks import data_check
+    from audit.inputs import prepare_inputs
+    from audit.progress import progress
+    from audit.scale import make_executor
+
+    data, reference = args.data or None, args.reference
+    checked = validate_policy(file, data_check=data_check(data, reference), data_override=data,
+                              reference_override=reference)
+    lp = checked.loaded
+    if lp is None:  # a baseline: no data of its own
+        return checked
+    p = lp.policy
+    executor = make_executor("memory")
+    # The run's own preparation without a model: schema, sample pass, counts, constraints.
+    prepare_inputs(lp, data=data or lp.resolve(p.data.path),
+                   reference=reference or lp.resolve(p.data.reference), executor=executor,
+                   partition_rows=None, sample_rows=p.execution.sample_rows, seed=p.seed, models=[],
+                   progress=progress(False))
+    return checked
 
 
 def _cmd_compare(args) -> int:

@@ -279,8 +279,52 @@ def data_check(data=None, reference=None):
             return
         ref = _schema_at(reference, d.get("reference"), base_dir, ("data", "reference"), col, "reference")
         check_schema(doc, col, schema, ref)
+        if col.problems and _names_resolved(doc, schema):
+            # The policy fails anyway: report its groups and labels too, in the same error.
+            _values_too(doc, col, data if data is not None else _resolved(d.get("path"), base_dir), schema)
 
     return check
+
+
+def _names_resolved(doc: dict, schema: DataSchema) -> bool:
+    # The counts need the target column; missing sensitive columns are skipped.
+    d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    return isinstance(d.get("target"), str) and d["target"] in schema.columns
+
+
+def _resolved(rel, base_dir: Path):
+    p = Path(rel).expanduser()
+    return p if p.is_absolute() else base_dir / p
+
+
+def _values_too(doc: dict, col: Collector, data, schema: DataSchema) -> None:
+    """Stage 2 on a streamed count of the target and sensitive columns, so a policy that fails
+    anyway gets its group and label problems in the same report."""
+    d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    target = d.get("target")
+    sensitive = [n for _, n in _names(d.get("sensitive"))]
+    groups = _group_columns(doc)
+    columns = list(dict.fromkeys(c for c in [target, *sensitive, *groups] if isinstance(c, str) and c in schema.columns))
+    if not isinstance(target, str) or target not in schema.columns or schema.duplicates:
+        return
+    vocab = max(1000, Limits.of(doc).max_groups)
+    try:
+        counts = light_counts(data, columns, vocab)
+    except Exception:  # noqa: BLE001 - the run's own reading reports unreadable data
+        return
+    task = _doc_task(doc, target, counts, schema)
+    value_problems(doc, col.add, counts, target, [c for c in sensitive if c in schema.columns], task, schema, vocab)
+
+
+def _group_columns(doc: dict) -> list[str]:
+    sets = doc.get("evalsets") if isinstance(doc.get("evalsets"), dict) else {}
+    out = []
+    for d in sets.values():
+        params = d.get("params") if isinstance(d, dict) else None
+        group = params.get("group") if isinstance(params, dict) else None
+        if isinstance(group, str) and "=" in group:
+            out.append(group.split("=", 1)[0].strip())
+    return out
 
 
 def _schema_at(given, rel, base_dir: Path, loc: tuple, col: Collector, what: str) -> DataSchema | None:
@@ -603,59 +647,67 @@ def positive_label(pos, class_names: list[str]) -> tuple[str | None, str]:
                   "(set pos_label to choose another)")
 
 
-def check_values(lp, counts: dict, extremes: dict, columns, task: str, schema: DataSchema | None = None,
+def check_values(lp, counts: dict, columns, task: str, schema: DataSchema | None = None,
                  max_vocab: int | None = None) -> list[PolicyProblem]:
     """Stage 2 (see the module docstring): the problems found against the exact counts.
 
     Parameters
     ----------
     lp : LoadedPolicy
-        Places problems at their key paths (``lp.problem``).
+        The policy; places problems at their key paths (``lp.problem``).
     counts : dict
         Column -> {value name: rows} (``<missing>`` for missing values), or None when the
         column had more distinct values than were counted.
-    extremes : dict
-        Numeric column -> (min, max).
     columns : audit.inputs.Columns
-        Which columns play which part.
+        Which columns play which part (``target``, ``sensitive``).
     task : str
     schema : DataSchema, optional
         Column kinds (a float target audited as classification).
     max_vocab : int, optional
         How many distinct values were counted per column.
     """
+    problems: list[PolicyProblem] = []
+    value_problems(lp.document, lambda loc, msg: problems.append(lp.problem(loc, msg)), counts,
+                   columns.target, list(columns.sensitive), task, schema, max_vocab)
+    return sorted(problems, key=lambda p: (p.file is not None, p.file or "", p.line or 0))
+
+
+def value_problems(doc: dict, add, counts: dict, target: str, sensitive: list[str], task: str,
+                   schema: DataSchema | None, max_vocab: int | None) -> None:
+    """:func:`check_values` on a policy document (valid or not): ``add(loc, message)`` per problem."""
     from audit.stats.summaries import MISSING
 
-    doc, p = lp.document, lp.policy
-    problems: list[PolicyProblem] = []
-    add = lambda loc, msg: problems.append(lp.problem(loc, msg))  # noqa: E731
-    limit = p.execution.max_groups
-    t = columns.target
+    limits = Limits.of(doc)
+    t = target
     tc = counts.get(t)
     if tc is not None and tc.get(MISSING):
         add(("data", "target"), f"target column {t!r} has {tc[MISSING]:,} missing value(s); expected a label on "
                                 "every row")
     if task == "classification":
-        _check_classes(add, doc, p, t, tc, schema, max_vocab)
-    for i, c in enumerate(columns.sensitive):
+        pos = doc.get("pos_label")
+        _check_classes(add, doc, pos if isinstance(pos, str | int | float | bool) else None, t, tc, schema,
+                       max_vocab)
+    for i, c in enumerate(sensitive):
+        if c not in counts:
+            continue
         vc = counts.get(c)
         n_values = None if vc is None else len([v for v in vc if v != MISSING])
-        if vc is None or n_values > limit:
+        if vc is None or n_values > limits.max_groups:
             shown = f"more than {max_vocab:,}" if vc is None else f"{n_values:,}"
             add(("data", "sensitive", i), f"sensitive column {c!r} has {shown} distinct values; each is a group of "
-                                          f"the fairness checks, and the limit is execution.max_groups = {limit:,} "
-                                          "(raise it to audit that many groups, each needing min_group_size rows)")
+                                          f"the fairness checks, and the limit is execution.max_groups = "
+                                          f"{limits.max_groups:,} (raise it to audit that many groups, each needing "
+                                          "min_group_size rows)")
             continue
-        long = [v for v in vc if len(v) > p.execution.max_name_length]
+        long = [v for v in vc if len(v) > limits.max_name_length]
         if long:
             add(("data", "sensitive", i), f"sensitive column {c!r} has {len(long)} value(s) longer than "
-                                          f"execution.max_name_length = {p.execution.max_name_length:,} characters "
+                                          f"execution.max_name_length = {limits.max_name_length:,} characters "
                                           f"(e.g. {_short(long[0], 40)})")
-    _check_groups(add, doc, counts, columns)
-    return problems
+    _check_groups(add, doc, counts, sensitive)
 
 
-def _check_classes(add, doc: dict, p, t: str, tc: dict | None, schema: DataSchema | None, max_vocab) -> None:
+def _check_classes(add, doc: dict, pos, t: str, tc: dict | None, schema: DataSchema | None, max_vocab) -> None:
     from audit.stats.summaries import MISSING
 
     kind = schema.kinds.get(t) if schema is not None else None
@@ -674,7 +726,6 @@ def _check_classes(add, doc: dict, p, t: str, tc: dict | None, schema: DataSchem
         add(("data", "target"), f"target column {t!r} has one class ({names[0]!r} on every row); a classifier "
                                 "needs at least two to be audited" if names else f"target column {t!r} has no labels")
         return
-    pos = p.pos_label
     if pos is not None and not any(_same(pos, v) for v in names):
         close = difflib.get_close_matches(str(pos), names, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -688,7 +739,44 @@ def _check_classes(add, doc: dict, p, t: str, tc: dict | None, schema: DataSchem
                             f"(e.g. pos_label: {names[-1]!r})")
 
 
-def _check_groups(add, doc: dict, counts: dict, columns) -> None:
+def light_counts(data, columns: list[str], max_vocab: int) -> dict:
+    """Exact value counts of a few columns, streamed over the table in partitions (bounded memory).
+
+    The loader hook uses them to report the groups and labels a policy names together with
+    the policy's other problems, when it already has some (a run whose policy is clean gets
+    the same counts from the sample pass, at no extra cost).
+    """
+    from audit.data.sources import FrameSource, open_source, partitions, read_partition
+    from audit.stats.summaries import category_counts
+
+    source = FrameSource(data.reset_index(drop=True)) if isinstance(data, pd.DataFrame) else open_source(data)
+    counts: dict = {c: {} for c in columns}
+    for part in partitions(source, 250_000):
+        df = read_partition(source, part, columns)
+        for c in columns:
+            if counts[c] is None:
+                continue
+            for v, m in category_counts(df[c]).items():
+                counts[c][v] = counts[c].get(v, 0) + m
+            if len(counts[c]) > max_vocab:
+                counts[c] = None
+    return counts
+
+
+def _doc_task(doc: dict, target: str, counts: dict, schema: DataSchema) -> str:
+    """The task as the run would infer it (audit.data.loading.infer_task), from the counts."""
+    if doc.get("task") in ("classification", "regression"):
+        return doc["task"]
+    if not schema.numeric(target) or schema.kinds.get(target) == "bool":
+        return "classification"
+    names = counts.get(target)
+    if names is None:
+        return "regression"
+    values = [v for v in names if v != "<missing>"]
+    return "classification" if all(_integral(v) for v in values) and len(values) <= 20 else "regression"
+
+
+def _check_groups(add, doc: dict, counts: dict, sensitive: list[str]) -> None:
     from audit.stats.summaries import MISSING
 
     def values(c):
@@ -701,20 +789,20 @@ def _check_groups(add, doc: dict, counts: dict, columns) -> None:
         if ref is None:
             continue
         loc = ("checks", i, "params", "reference_group")
-        named = [s for _, s in _names(params.get("sensitive"))] or columns.sensitive
+        named = [s for _, s in _names(params.get("sensitive"))] or sensitive
         if isinstance(ref, dict):
             for c, v in ref.items():
-                if c in columns.sensitive and counts.get(c) is not None and str(v) not in values(c):
+                if c in sensitive and counts.get(c) is not None and str(v) not in values(c):
                     add(loc + (c,), f"reference group {c}={v} does not occur in the data; {c!r} has "
                                     f"{_shown_values(values(c))}{_value_hint(str(v), values(c))}")
         elif isinstance(ref, str):
             if "=" in ref:
                 c, v = (x.strip() for x in ref.split("=", 1))
-                if c in columns.sensitive and counts.get(c) is not None and v not in values(c):
+                if c in sensitive and counts.get(c) is not None and v not in values(c):
                     add(loc, f"reference group {ref!r} does not occur in the data; {c!r} has "
                              f"{_shown_values(values(c))}{_value_hint(v, values(c))}")
-            elif not any(ref in values(c) for c in named if c in columns.sensitive):
-                pool = [v for c in named if c in columns.sensitive for v in values(c)]
+            elif not any(ref in values(c) for c in named if c in sensitive):
+                pool = [v for c in named if c in sensitive for v in values(c)]
                 add(loc, f"reference group {ref!r} is not a value of {named}; they have "
                          f"{_shown_values(pool)}{_value_hint(ref, pool)}")
     sets = doc.get("evalsets") if isinstance(doc.get("evalsets"), dict) else {}

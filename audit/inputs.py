@@ -289,7 +289,7 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     vocab = max(MAX_VOCAB, p.execution.max_groups)
     first = sample_pass(executor, source, parts, cols, types, task, seed, sample_rows, progress, vocab)
     # Every group and label the policy names, against the exact counts, before any set is built.
-    problems = check_values(lp, first["counts"], first["extremes"], cols, task, schema, vocab)
+    problems = check_values(lp, first["counts"], cols, task, schema, vocab)
     if problems:
         raise PolicyError(str(lp.path), problems)
     _verify_target(first, cols, task, location, head[cols.target].dtype)

@@ -14,7 +14,10 @@ each call so that none of these ends or stalls the audit:
   the same error: a model that hung once would otherwise cost the budget again per call.
   ``SystemExit`` and ``KeyboardInterrupt`` raised by the model are caught in the worker and
   become :class:`~audit.errors.ModelCallError`; a Ctrl-C from the person running the audit
-  still reaches the main thread and stops the audit.
+  still reaches the main thread and stops the audit. The calling thread's OpenMP thread
+  count (per thread, unlike BLAS pools' process-wide one: the limits the audit sets with
+  threadpoolctl) is carried over to the worker on every call. Other thread-local state of
+  the caller is not: model code runs on the worker thread.
 - **In a child process** (``model.isolate: true``). The model is pickled once into a
   spawned process that answers calls over a pipe. A crash in native code (a segfault) or a
   hang kills only that process: the call raises, and the next call starts a new one.
@@ -43,8 +46,25 @@ class _Job:
     fn: object
     args: tuple
     done: threading.Event
+    openmp: tuple = ()  # the caller's OpenMP thread counts, one per OpenMP runtime
     value: object = None
     error: BaseException | None = None
+
+
+_OPENMP: list | None = None
+
+
+def _openmp() -> list:
+    """threadpoolctl's controllers of the OpenMP runtimes loaded in this process (found once)."""
+    global _OPENMP
+    if _OPENMP is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _OPENMP = [c for c in ThreadpoolController().lib_controllers if c.user_api == "openmp"]
+        except Exception:  # noqa: BLE001 - no threadpoolctl or an odd runtime: nothing to carry over
+            _OPENMP = []
+    return _OPENMP
 
 
 class _Worker(threading.Thread):
@@ -53,11 +73,16 @@ class _Worker(threading.Thread):
     def __init__(self):
         super().__init__(name="audit-model-call", daemon=True)
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._openmp: tuple = ()
 
     def run(self) -> None:
         while True:
             job = self.jobs.get()
             try:
+                if job.openmp != self._openmp:  # mirror the caller's OpenMP limit on this thread
+                    for lib, n in zip(_openmp(), job.openmp, strict=False):
+                        lib.set_num_threads(n)
+                    self._openmp = job.openmp
                 job.value = job.fn(*job.args)
             except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt of model code too
                 job.error = exc
@@ -101,7 +126,7 @@ class CallGuard:
         if worker is None:
             worker = self._local.worker = _Worker()
             worker.start()
-        job = _Job(fn, (X,), threading.Event())
+        job = _Job(fn, (X,), threading.Event(), tuple(lib.get_num_threads() for lib in _openmp()))
         worker.jobs.put(job)
         if not job.done.wait(self.timeout_s):
             self._local.worker = None  # abandoned: busy with the call that hangs

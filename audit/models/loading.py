@@ -67,6 +67,7 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     if path is not None and Path(path).suffix.lower() == ".onnx":
         return _from_onnx(Path(path), onnx, batch_size)
     if entrypoint is not None:
+        _entrypoint_parts(entrypoint)  # a malformed name is reported as such, with or without trust
         if not trust:
             raise UntrustedModelError(
                 f"entry point {entrypoint!r}: importing it runs the Python code it names. A policy may name "
@@ -148,10 +149,15 @@ def _from_file(path: Path, trust: bool, trust_types: tuple[str, ...] = ()):
                          f"{sorted(PICKLE_SUFFIXES)} with --trust-model, or an entry point 'module:attr'")
 
 
-def _from_entrypoint(spec: str):
+def _entrypoint_parts(spec: str) -> tuple[str, str]:
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise ModelLoadError(f"entry point {spec!r} is not of the form 'package.module:attribute'")
+    return mod_name, attr
+
+
+def _from_entrypoint(spec: str):
+    mod_name, attr = _entrypoint_parts(spec)
     try:
         obj = importlib.import_module(mod_name)
     except ImportError as exc:

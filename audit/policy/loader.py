@@ -175,19 +175,21 @@ class CheckedPolicy:
 
 
 def validate_policy(path: str | Path, *, check_files: bool = True,
-                    limits: YamlLimits = YAML_LIMITS, data_check: DataCheck | None = None) -> CheckedPolicy:
+                    limits: YamlLimits = YAML_LIMITS, data_check: DataCheck | None = None,
+                    data_override: str | None = None, reference_override: str | None = None) -> CheckedPolicy:
     """Validate a policy file, or a baseline meant only to be extended.
 
     A file marked ``baseline: true`` may leave out what the policies extending
     it give (``data``, ``checks``, the model); everything it does say is
-    validated as in :func:`load_policy`.
+    validated as in :func:`load_policy`. ``data_check``, ``data_override`` and
+    ``reference_override`` are as there.
 
     Raises
     ------
     PolicyError
         As :func:`load_policy`.
     """
-    return _load(Path(path), None, None, None, check_files, limits, data_check=data_check)
+    return _load(Path(path), None, data_override, reference_override, check_files, limits, data_check=data_check)
 
 
 # What a baseline may leave to the policies that extend it.
