@@ -148,25 +148,28 @@ def _given(v) -> str | None:
 
 def run_models(policy, models: list | tuple = (), *, data=None, reference=None, seed: int | None = None,
                executor: str | None = None, trust_model: bool = False, baseline: str | None = None,
-               progress: bool = False, **execution: Any) -> list[Result]:
+               progress: bool = False, trust_types: tuple[str, ...] | list[str] = (),
+               **execution: Any) -> list[Result]:
     """Audit several candidate models (paths or fitted objects) with one policy; one result each.
 
     See :func:`run` for the arguments. With ``models=()`` the policy's own models are audited.
     """
+    from audit.input_checks import data_check
     from audit.runner import RunOptions, run_audits
 
     first = models[0] if models else None
+    # The policy is checked against the data's schema as it loads: one error lists both.
     lp = load_policy(policy, model_override=_given(first), data_override=_given(data),
-                     reference_override=_given(reference))
+                     reference_override=_given(reference), data_check=data_check(data, reference))
     opts = RunOptions(models=tuple(models), data=data, reference=reference, seed=seed, executor=executor,
-                      trust_model=trust_model, baseline=baseline, progress=progress,
-                      dask_address=execution.pop("dask_address", None), **execution)
+                      trust_model=trust_model, trust_types=tuple(trust_types), baseline=baseline,
+                      progress=progress, dask_address=execution.pop("dask_address", None), **execution)
     return [_result(r) for r in run_audits(lp, opts)]
 
 
 def run(policy, *, model=None, data=None, reference=None, seed: int | None = None, executor: str | None = None,
         trust_model: bool = False, baseline: str | None = None, progress: bool = False,
-        **execution: Any) -> Result:
+        trust_types: tuple[str, ...] | list[str] = (), **execution: Any) -> Result:
     """Run every check of ``policy`` and return the :class:`Result`.
 
     Parameters
@@ -184,6 +187,8 @@ def run(policy, *, model=None, data=None, reference=None, seed: int | None = Non
         Where partitions run; every executor gives the same numbers.
     trust_model : bool
         Allow model files that run code when loaded (pickle, joblib) and entry points.
+    trust_types : sequence of str
+        Types a ``.skops`` file may hold beyond skops' safe list, by full name (``--trust-type``).
     progress : bool
         Show progress (off by default in the API).
     **execution
@@ -191,7 +196,7 @@ def run(policy, *, model=None, data=None, reference=None, seed: int | None = Non
     """
     results = run_models(policy, [] if model is None else [model], data=data, reference=reference, seed=seed,
                          executor=executor, trust_model=trust_model, baseline=baseline, progress=progress,
-                         **execution)
+                         trust_types=trust_types, **execution)
     if len(results) > 1:
         raise InputError(f"the policy names {len(results)} models; use audit.run_models() to audit them all")
     return results[0]

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every blocking check passed; 1 a blocking check failed (or
 errored, or was inconclusive where the policy says that fails); 2 the inputs
-were wrong and nothing was audited. Heavy libraries are imported inside the
+were wrong and nothing was audited; 3 an internal error (a bug: one line on the
+console, the traceback saved to a file). Heavy libraries are imported inside the
 commands so ``audit --help`` stays fast.
 """
 
@@ -15,7 +16,8 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 EPILOG = """\
-exit codes: 0 all blocking checks pass, 1 a blocking check failed, 2 bad inputs (nothing audited)
+exit codes: 0 all blocking checks pass, 1 a blocking check failed, 2 bad inputs (nothing audited),
+  3 internal error (traceback saved to a file)
 
 examples:
   audit demo                                   bundled data, model and policy; report under reports/
@@ -60,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "overrides the policy")
     run.add_argument("--reference", help="reference/training data (CSV or Parquet); overrides the policy")
     run.add_argument("--trust-model", action="store_true",
-                     help="allow pickle/joblib model files (they run code when loaded)")
+                     help="allow models that run code when loaded: pickle/joblib files, entry points, MLflow "
+                     "models, any type in a .skops file (or set AUDIT_TRUST_MODEL=1)")
+    run.add_argument("--trust-type", action="append", metavar="NAME", default=[],
+                     help="allow one type outside skops' safe list in a .skops model, by the full name the "
+                     "refusal prints (e.g. sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor); "
+                     "repeatable")
     run.add_argument("--baseline", help="results.json (or report folder) of an earlier run: regression audit")
 
     demo = sub.add_parser("demo", help="audit the bundled demo (synthetic credit data, no files needed)",
@@ -105,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--schema-only", action="store_true",
                      help="do not require the model, data and reference files to exist "
                      "(a repository without the data)")
+    val.add_argument("--data", nargs="?", const="", default=None, metavar="DATA",
+                     help="also check every column, group, label and constraint the policy names against "
+                     "DATA (a CSV or Parquet file, folder or glob; default: the policy's own data), as "
+                     "`audit run` does before any work, without loading the model or running checks")
+    val.add_argument("--reference", default=None, metavar="DATA",
+                     help="with --data: the reference data to check (default: the policy's)")
     val.add_argument("--show-effective", action="store_true",
                      help="print each policy as it runs (baselines merged) as YAML on stdout")
     val.add_argument("--format", choices=["text", "json"], default="text",
@@ -148,9 +161,51 @@ def _add_run_options(sp) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``audit`` console script; returns the exit code."""
+    """Entry point of the ``audit`` console script; returns the exit code.
+
+    Exit codes: 0 pass, 1 a blocking check failed, 2 bad input (policy, data, model, arguments,
+    output folder; nothing audited), 3 an internal error (one line on the console, the traceback
+    saved to a file), 130 interrupted, 141 the reader of standard output went away (a closed pipe).
+    Called without ``argv`` (the console script, ``python -m audit``) the process ends here,
+    without the native libraries' exit-time destructors (see :mod:`audit.terminal`).
+    """
+    code = _guarded(argv)
+    if argv is None:
+        from audit.terminal import end_process
+
+        end_process(code)
+    return code
+
+
+def _guarded(argv: list[str] | None) -> int:
+    """Run one command with every console write cleaned; map every way out to an exit code."""
+    from audit.terminal import SIGPIPE_EXIT, CleanStream, harden_rich, silence_stdout
+
+    harden_rich()
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, CleanStream):
+        sys.stdout = CleanStream(sys.stdout)
+    if not isinstance(sys.stderr, CleanStream):
+        sys.stderr = CleanStream(sys.stderr)
+    try:
+        try:
+            return _dispatch(argv)
+        finally:
+            # A closed pipe also fails the last flush; that too is the reader's choice to stop.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        return SIGPIPE_EXIT
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else 2
     if args.version:
         from audit import __version__
 
@@ -159,13 +214,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from audit.errors import ExecutionError, InputError
+    from audit.errors import ExecutionError, InputError, IntegrationError
 
     try:
         return _COMMANDS[args.command](args)
-    except (InputError, ExecutionError) as exc:
+    except (InputError, ExecutionError, IntegrationError) as exc:
         print(f"audit: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):
+            # rich turns a closed pipe into SystemExit(1) (Console.on_broken_pipe): a closed pipe.
+            raise exc.__context__ from None
+        return _internal_error(exc, argv)
+    except KeyboardInterrupt:
+        print("audit: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except BaseException as exc:  # noqa: BLE001 - an internal error: one line, the traceback in a file
+        return _internal_error(exc, argv)
+
+
+def _internal_error(exc: BaseException, argv) -> int:
+    from audit.terminal import save_traceback
+
+    path = save_traceback(exc, argv)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if len(first) > 200:
+        first = first[:197] + "..."
+    what = "ran out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {first}".rstrip(": ")
+    where = f"; the traceback is in {path}" if path is not None else ""
+    print(f"audit: internal error (a bug in audit, not in your inputs): {what}{where}", file=sys.stderr)
+    return 3
 
 
 def _quiet_libraries() -> None:
@@ -194,6 +274,7 @@ def _finish(results, args, lenient: bool = False) -> int:
 
     console = Console()
     text = args.format != "json"  # with json, stdout carries the JSON object only
+    _remove_stale(args.out, results)
     folders, side = [], None
     for result in results:
         folder = write_report(result, args.out, pdf=not args.no_pdf)
@@ -213,16 +294,35 @@ def _finish(results, args, lenient: bool = False) -> int:
     return publish(results, folders, args, exit_code=0 if lenient else code, side_by_side=side)
 
 
+def _remove_stale(out: str, results) -> None:
+    """Remove the temporary folders killed runs left in ``out`` (older than this run), and say so."""
+    from audit.report._format import parse_time
+    from audit.report.writer import remove_stale_temporaries
+
+    starts = [parse_time(r.manifest.get("started_at")) for r in results]
+    starts = [t.timestamp() for t in starts if t is not None]
+    if not starts or not Path(out).is_dir():
+        return
+    removed = remove_stale_temporaries(out, before=min(starts))
+    if removed:
+        names = ", ".join(p.name for p in removed[:5]) + (", ..." if len(removed) > 5 else "")
+        print(f"audit: removed {len(removed)} temporary folder(s) that interrupted runs left in {out}: {names}",
+              file=sys.stderr)
+
+
 def _cmd_run(args) -> int:
     from audit.api import run_models
     from audit.publish import preflight
+    from audit.report.writer import check_output_folder
     from audit.trust import trust_granted
 
+    check_output_folder(args.out)  # a bad --out stops the run now, not after the audit
     preflight(args)
     _quiet_libraries()
     results = run_models(args.policy, list(args.model or ()), data=args.data, reference=args.reference,
                          seed=args.seed, trust_model=trust_granted(args.trust_model), baseline=args.baseline,
-                         progress=not (args.quiet or args.format == "json"), **_scaling(args))
+                         progress=not (args.quiet or args.format == "json"), trust_types=args.trust_type,
+                         **_scaling(args))
     return _finish(results, args)
 
 
@@ -244,7 +344,9 @@ def demo_work_folder(args) -> Path:
 def _cmd_demo(args) -> int:
     from audit.api import run_models
     from audit.publish import preflight
+    from audit.report.writer import check_output_folder
 
+    check_output_folder(args.out)
     preflight(args)
     _quiet_libraries()
     quiet = args.quiet or args.format == "json"
@@ -265,8 +367,10 @@ def _cmd_demo(args) -> int:
         models, data, reference = [str(paths["model"])], str(paths["holdout"]), str(paths["train"])
     if not quiet:
         print(f"demo data and model in {work}/; auditing with {policy}")
+    # The torch demo's policy names the toolkit's own entry point, written here by the toolkit:
+    # running `audit demo --torch` is the person's consent to import it.
     results = run_models(policy, models, data=data, reference=reference, seed=args.seed,
-                         progress=not quiet, **_scaling(args))
+                         trust_model=bool(args.torch), progress=not quiet, **_scaling(args))
     code = max(r.summary.exit_code for r in results)
     published = _finish(results, args, lenient=not args.strict)
     if code and not args.strict and published == 0:
@@ -355,7 +459,7 @@ def _cmd_verify(args) -> int:
 def _cmd_validate(args) -> int:
     from datetime import date
 
-    from audit.errors import PolicyError
+    from audit.errors import InputError, PolicyError
     from audit.policy import effective_yaml, review_overdue, validate_policy
 
     as_json = args.format == "json"
@@ -364,8 +468,12 @@ def _cmd_validate(args) -> int:
     bad, report = 0, []
     for i, file in enumerate(args.policy):
         try:
-            checked = validate_policy(file, check_files=not args.schema_only)
-        except PolicyError as exc:
+            checked = _validate_one(file, args, validate_policy)
+        except InputError as exc:
+            if not isinstance(exc, PolicyError):  # the data could not be read at all
+                from audit.errors import PolicyProblem
+
+                exc = PolicyError(file, [PolicyProblem("data", str(exc))])
             bad += 1
             report.append({"valid": False, "policy": file, "problems": [
                 {"path": p.path, "line": p.line, "file": p.file or exc.file, "message": p.message}
@@ -396,10 +504,39 @@ def _cmd_validate(args) -> int:
     return 2 if bad else 0
 
 
+def _validate_one(file: str, args, validate_policy):
+    """One policy validated; with ``--data``, also against the data (schema, then exact counts)."""
+    if args.data is None:
+        return validate_policy(file, check_files=not args.schema_only)
+    from audit.input_checks import data_check
+    from audit.inputs import prepare_inputs
+    from audit.progress import progress
+    from audit.scale import make_executor
+
+    data, reference = args.data or None, args.reference
+    checked = validate_policy(file, data_check=data_check(data, reference), data_override=data,
+                              reference_override=reference)
+    lp = checked.loaded
+    if lp is None:  # a baseline: no data of its own
+        return checked
+    p = lp.policy
+    executor = make_executor("memory")
+    # The run's own preparation without a model: schema, sample pass, counts, constraints.
+    prepare_inputs(lp, data=data or lp.resolve(p.data.path),
+                   reference=reference or lp.resolve(p.data.reference), executor=executor,
+                   partition_rows=None, sample_rows=p.execution.sample_rows, seed=p.seed, models=[],
+                   progress=progress(False))
+    return checked
+
+
 def _cmd_compare(args) -> int:
     from audit.compare import compare_runs, load_results
     from audit.report.trends import print_comparison, write_comparison
 
+    if args.out:
+        from audit.report.writer import ensure_output_folder
+
+        ensure_output_folder(args.out)
     a, b = load_results(args.before), load_results(args.after)
     cmp = compare_runs(a, b)
     code = 1 if cmp["regressions"] else 0
@@ -416,10 +553,15 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_history(args) -> int:
+    from audit.errors import InputError
     from audit.report.trends import collect_history, write_history
+    from audit.report.writer import ensure_output_folder
 
+    if not Path(args.reports).is_dir():
+        raise InputError(f"{args.reports}: not a folder of report folders")
+    out = ensure_output_folder(args.out or args.reports, "--out" if args.out else "reports folder")
     hist = collect_history(args.reports)
-    path = write_history(hist, args.out or args.reports, pdf=not args.no_pdf)
+    path = write_history(hist, out, pdf=not args.no_pdf)
     print(f"{len(hist['runs'])} runs, {len(hist['series'])} metrics; report: {path}")
     return 0
 

@@ -6,8 +6,13 @@ One root, so a caller can catch everything the toolkit raises on purpose::
     ├── InputError            the inputs were wrong; nothing was audited (exit code 2)
     │   ├── PolicyError       the policy file: bad YAML, unknown keys, bad values (collects every problem)
     │   ├── ModelLoadError    the model could not be loaded
-    │   │   └── UntrustedModelError   a pickle/joblib file without --trust-model
+    │   │   └── UntrustedModelError   a pickle/joblib file or entry point without --trust-model
+    │   ├── ModelCallError    the model broke its contract on the probe batch: it raised, exited,
+    │   │   │                 crashed, or returned output it must not (a set's checks: ERROR)
+    │   │   ├── ModelOutputError      probabilities outside [0, 1], NaN, wrong shape, unknown labels
+    │   │   └── ModelTimeoutError     a call took longer than model.timeout_s
     │   ├── MissingExtraError an optional extra (onnx, mlflow, ...) is not installed
+    │   ├── OutputError       the output folder cannot take the report (a file, unwritable, full)
     │   └── DataError         the data: missing file, missing column, wrong type, empty, one class
     ├── IntegrationError      the report was written but could not be sent on (MLflow); exit code 2
     ├── ExecutionError        a partition of a streamed audit failed after the executor's retries;
@@ -16,7 +21,8 @@ One root, so a caller can catch everything the toolkit raises on purpose::
         └── CheckSkipped      the check cannot apply here (e.g. needs a live model); becomes SKIPPED
 
 Anything else a check raises also becomes an ERROR result with its traceback;
-it never stops the audit.
+it never stops the audit. Anything else that escapes the command line is an
+internal error (exit code 3, the traceback saved to a file).
 """
 
 from __future__ import annotations
@@ -30,7 +36,11 @@ __all__ = [
     "PolicyProblem",
     "ModelLoadError",
     "UntrustedModelError",
+    "ModelCallError",
+    "ModelOutputError",
+    "ModelTimeoutError",
     "MissingExtraError",
+    "OutputError",
     "DataError",
     "ExecutionError",
     "IntegrationError",
@@ -113,7 +123,47 @@ class ModelLoadError(InputError):
 
 
 class UntrustedModelError(ModelLoadError):
-    """A pickle or joblib model was given without ``--trust-model``."""
+    """A model that runs code when loaded (pickle, joblib, an entry point, a skops file with
+    types outside skops' safe list) was given without ``--trust-model`` (or ``--trust-type``)."""
+
+
+class ModelCallError(InputError):
+    """A call into the model did not return what the audit can use.
+
+    Raised on the probe batch before the audit (exit code 2); on an evaluation set the
+    checks reading that set become ERROR with this message and the audit goes on.
+
+    Parameters
+    ----------
+    model : str
+        The model, as the user named it (file, entry point, class).
+    message : str
+        What happened, e.g. "raised SystemExit(0)".
+    """
+
+    def __init__(self, model: str, message: str):
+        self.model = model
+        self.detail = message
+        super().__init__(f"model {model}: {message}")
+
+    def __reduce__(self):
+        # Travels between processes (Dask workers, the isolated model process) intact.
+        return (type(self), (self.model, self.detail))
+
+
+class ModelOutputError(ModelCallError):
+    """The model returned output outside its contract: probabilities outside [0, 1] or not
+    summing to 1, NaN or infinite values, the wrong number of rows or columns, labels that
+    are not among the classes."""
+
+
+class ModelTimeoutError(ModelCallError):
+    """A call into the model took longer than its time budget (``model.timeout_s``)."""
+
+
+class OutputError(InputError):
+    """The output folder cannot take the report: it is a file, lies under a file, is not
+    writable, or the disk is full. Nothing is left half-written."""
 
 
 class MissingExtraError(InputError):

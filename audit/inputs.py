@@ -1,12 +1,15 @@
 """An audit's inputs, made once: the data source and its partitions, the models, the sample pass.
 
-:func:`prepare_inputs` opens the data (a file, folder, glob or DataFrame),
-checks the columns the policy names, runs the sample pass over every partition
-(:func:`audit.passes.sample_task`) and turns its exact counts and stratified
-sample into what every model's audit shares: the sample as a
-:class:`~audit.data.dataset.Dataset`, the task, the classes, the completed
-feature constraints and the :class:`~audit.evalsets.TableInfo` builders read.
-The in-memory executor is the case of one partition.
+:func:`prepare_inputs` checks the policy against the data's schema (every column,
+constraint and parameter it names: :mod:`audit.input_checks`), opens the data (a file,
+folder, glob or DataFrame), runs the sample pass over every partition
+(:func:`audit.passes.sample_task`), checks the groups and labels the policy names against
+its exact counts, has every model answer a probe batch, and turns the counts and the
+stratified sample into what every model's audit shares: the sample as a
+:class:`~audit.data.dataset.Dataset`, the task, the classes, the completed feature
+constraints and the :class:`~audit.evalsets.TableInfo` builders read. Every problem found
+before that point is an input error (exit code 2) and nothing is audited. The in-memory
+executor is the case of one partition.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from audit.data.sources import (
     read_partition,
     whole,
 )
-from audit.errors import DataError
+from audit.errors import DataError, PolicyError
 from audit.evalsets import TableInfo, table_stats
 from audit.evalsets._table import typed_values
+from audit.input_checks import check_schema, check_values, positive_label, probe_models, read_schema
+from audit.models.guard import DEFAULT_TIMEOUT_S
 from audit.models.loading import file_sha256, load_model, wrap_model
-from audit.passes import FLOOR, SampleJob, merge_sample_pass, sample_task, select_sample
+from audit.passes import FLOOR, MAX_VOCAB, SampleJob, merge_sample_pass, sample_task, select_sample
+from audit.policy._problems import Collector
 from audit.stats.summaries import MISSING
 
 __all__ = ["Columns", "LoadedModel", "AuditInputs", "prepare_inputs", "load_models", "data_columns", "open_data",
@@ -89,30 +95,43 @@ class LoadedModel:
     manifest: dict = field(default_factory=dict)
 
 
-def load_models(lp, models=(), trust: bool = False) -> list[LoadedModel]:
+def load_models(lp, models=(), trust: bool = False, trust_types: tuple[str, ...] = ()) -> list[LoadedModel]:
     """The models to audit: ``models`` (paths or objects) if given, else the policy's.
 
-    A policy's entry point or pickle runs code: it needs ``trust`` (``--trust-model``).
+    A policy's entry point or pickle runs code: it needs ``trust`` (``--trust-model``); a skops
+    file's types outside skops' safe list need ``trust`` or naming in ``trust_types``
+    (``--trust-type``). Every model gets the time budget and isolation of the policy's
+    ``model`` block (``timeout_s``, ``isolate``).
     """
     p = lp.policy
     out = []
     if models:
+        timeout, isolate = _bounds(p.model)
         for m in models:
             if isinstance(m, str | Path):
                 f = Path(m)
-                out.append(LoadedModel(f.stem, load_model(f, trust=trust), f))
+                adapter = load_model(f, trust=trust, trust_types=trust_types)
+                out.append(LoadedModel(f.stem, adapter.bounded(timeout, isolate), f))
             else:
-                out.append(LoadedModel(type(m).__name__, wrap_model(m, source=f"<{type(m).__name__} object>")))
+                adapter = wrap_model(m, source=f"<{type(m).__name__} object>")
+                out.append(LoadedModel(type(m).__name__, adapter.bounded(timeout, isolate)))
         return _unique_names(out)
     refs = [(r.name, r) for r in p.models] if p.models else ([(None, p.model)] if p.model else [])
     for name, ref in refs:
         f = lp.resolve(ref.path)
         # Trust comes from the person running the audit (``trust``), never from the policy.
         adapter = load_model(f, entrypoint=ref.entrypoint, trust=trust, batch_size=ref.batch_size,
-                             mlflow=ref.mlflow, onnx=ref.onnx)
+                             mlflow=ref.mlflow, onnx=ref.onnx, trust_types=trust_types)
         label = name or (f.stem if f else ref.entrypoint or ref.mlflow)
-        out.append(LoadedModel(label, adapter, f))
+        out.append(LoadedModel(label, adapter.bounded(*_bounds(ref)), f))
     return _unique_names(out) or [LoadedModel(None, None)]
+
+
+def _bounds(ref) -> tuple[float, bool]:
+    """(time budget of one call, isolate) of a policy's model block (defaults without one)."""
+    if ref is None:
+        return DEFAULT_TIMEOUT_S, False
+    return ref.timeout_s, ref.isolate
 
 
 def _unique_names(models: list[LoadedModel]) -> list[LoadedModel]:
@@ -155,6 +174,7 @@ class AuditInputs:
     table: TableInfo
     files: dict
     first: dict  # merged sample pass: rows, counts, extremes, strata
+    pos_label_rule: str = ""  # how the positive class was chosen (the manifest says)
 
 
 def frame_sha256(df: pd.DataFrame) -> str:
@@ -201,7 +221,7 @@ def _verify_target(first: dict, cols: Columns, task: str, location: str, target_
 
 
 def sample_pass(executor, source, parts, cols: Columns, types: dict, task: str, seed: int,
-                sample_rows: int, progress) -> dict:
+                sample_rows: int, progress, max_vocab: int = MAX_VOCAB) -> dict:
     """Pass 1 over every partition: exact counts and the stratified sample (widening its threshold
     until every stratum's allocation is met from keys under it)."""
     n = source.n_rows
@@ -215,7 +235,7 @@ def sample_pass(executor, source, parts, cols: Columns, types: dict, task: str, 
         numeric.append(cols.target)
     threshold = 1.0 if k >= n else min(1.0, 1.5 * k / n)
     for _ in range(8):
-        job = SampleJob(cols.all, strata, counted, numeric, seed, threshold, FLOOR)
+        job = SampleJob(cols.all, strata, counted, numeric, seed, threshold, FLOOR, max_vocab)
         with progress(len(parts), "pass 1/2: counts and sample") as advance:
             merged = merge_sample_pass(executor.map(sample_task, source, parts, job), job,
                                        lambda: advance("partitions", 1))
@@ -253,6 +273,12 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     ``partition_rows=None`` makes one partition (the in-memory executor).
     """
     p = lp.policy
+    # Every name the policy gives, against the data's schema, before a row is read.
+    schema = read_schema(data)
+    found = _collector(lp)
+    check_schema(lp.document, found, schema, None if reference is None else read_schema(reference, "reference"))
+    if found.problems:
+        raise PolicyError(str(lp.path), found.problems)
     source = open_data(data)
     location = source.location
     cols = data_columns(p.data, list(source.columns), location)
@@ -260,7 +286,12 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     head = read_partition(source, Partition(0, 0, min(source.n_rows, 2_000)), cols.all)
     types = infer_feature_types(head[cols.features])
     task = _head_task(p, source, cols)
-    first = sample_pass(executor, source, parts, cols, types, task, seed, sample_rows, progress)
+    vocab = max(MAX_VOCAB, p.execution.max_groups)
+    first = sample_pass(executor, source, parts, cols, types, task, seed, sample_rows, progress, vocab)
+    # Every group and label the policy names, against the exact counts, before any set is built.
+    problems = check_values(lp, first["counts"], cols, task, schema, vocab)
+    if problems:
+        raise PolicyError(str(lp.path), problems)
     _verify_target(first, cols, task, location, head[cols.target].dtype)
     ref = reference if isinstance(reference, pd.DataFrame) else (None if reference is None else Path(reference))
     frame = first["sample"]
@@ -278,13 +309,33 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     declared = dict(p.constraints)
     constraints = resolve_constraints(sample.X, types, declared, ref_X, ranges=stats.ranges, vocab=stats.vocab)
     classes = _classes(first, sample, cols, task, models)
-    pos_label = p.pos_label if p.pos_label is not None else (classes[-1] if len(classes) else None)
+    pos_label, rule = _positive(p.pos_label, classes, first["counts"].get(cols.target) or {}, task)
     table = TableInfo(feature_types=types, constraints=constraints, declared_constraints=declared,
                       pos_label=pos_label, seed=seed, stats=stats)
     files = {"policy": {"path": str(lp.path), "sha256": lp.sha256}, "data": _data_file(data, source, n)}
     if sample.reference is not None:
         files["reference"] = _reference_file(reference, sample.reference.n_rows)
-    return AuditInputs(source, parts, cols, types, sample, n, task, classes, table, files, first)
+    # Every model answers a probe batch: one that raises, hangs or breaks the output contract
+    # stops the audit here (exit code 2), before any set is predicted.
+    probe_models(models, sample.X, task, classes)
+    return AuditInputs(source, parts, cols, types, sample, n, task, classes, table, files, first, rule)
+
+
+def _collector(lp) -> Collector:
+    c = getattr(lp, "collector", None)
+    return Collector([], []) if c is None else Collector(c.files, c.lines, c.origins)
+
+
+def _positive(pos, classes: np.ndarray, target_counts: dict, task: str):
+    """The positive class as the data types it, and the rule that chose it (see positive_label)."""
+    if task != "classification":
+        return None, ""
+    names = [str(c) for c in classes if str(c) in target_counts] or [str(c) for c in classes]
+    name, rule = positive_label(pos, names)
+    if pos is not None:
+        return pos, rule
+    typed = [c for c in classes if str(c) == name]
+    return (typed[0] if typed else (classes[-1] if len(classes) else None)), rule
 
 
 def _data_file(data, source, n: int) -> dict:

@@ -63,6 +63,7 @@ class SampleJob:
     seed: int
     threshold: float  # rows with key < threshold * 2**64 are candidates
     floor: int  # plus the `floor` smallest keys of every stratum
+    max_vocab: int = MAX_VOCAB  # distinct values counted per column (policy: execution.max_groups)
 
 
 def _cut(threshold: float) -> np.uint64:
@@ -89,7 +90,7 @@ def sample_task(source, part: Partition, job: SampleJob) -> dict:
     counts = {}
     for c in job.counted:
         vc = category_counts(df[c])
-        counts[c] = None if len(vc) > MAX_VOCAB else vc
+        counts[c] = None if len(vc) > job.max_vocab else vc
     extremes = {}
     for c in job.numeric:
         v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)

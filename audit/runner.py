@@ -63,6 +63,7 @@ class RunOptions:
     reference: Any = None
     seed: int | None = None
     trust_model: bool = False
+    trust_types: tuple[str, ...] = ()  # types a skops file may hold beyond skops' safe list (--trust-type)
     baseline: str | None = None
     progress: bool = True
     executor: str | None = None  # memory | local | dask (default: the policy's execution block)
@@ -128,7 +129,7 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
     seed = p.seed if options.seed is None else options.seed
     data = options.data if options.data is not None else lp.resolve(p.data.path)
     reference = options.reference if options.reference is not None else lp.resolve(p.data.reference)
-    models = load_models(lp, options.models, options.trust_model)
+    models = load_models(lp, options.models, options.trust_model, tuple(options.trust_types))
     configured = configured_threads()  # before any limit: the process's own thread settings
     prog = progress(options.progress)
     executor = make_executor(execution.executor, execution.address, execution.workers, execution.memory_limit)
@@ -153,6 +154,9 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
         return [a.finish(described, timing, parallel, prog) for a in audits]
     finally:
         executor.close()
+        for m in models:  # an isolated model's process ends with its audit
+            if m.adapter is not None:
+                m.adapter.close()
 
 
 class _Audit:
@@ -222,6 +226,7 @@ class _Audit:
             "model_name": self.model.name,
             "policy": _policy_facts(self.lp),
             "pos_label": _jsonable(self.ctx.pos_label),
+            "pos_label_rule": self.inputs.pos_label_rule or None,
             "inconclusive_fails": p.defaults.inconclusive_fails,
             "files": files,
             "baseline": self.options.baseline,

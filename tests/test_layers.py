@@ -17,16 +17,16 @@ ROOT = Path(__file__).resolve().parents[1] / "audit"
 
 # Top to bottom. A module may import its own layer or any layer below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("audit.cli", "audit.__main__", "audit.publish"),
+    ("audit.cli", "audit.__main__", "audit.publish", "audit.terminal"),
     ("audit.api", "audit"),
     ("audit.runner", "audit.inputs", "audit.passes", "audit.plan", "audit.context", "audit.progress",
      "audit.demo_context", "audit.report", "audit.compare", "audit.integrations", "audit.verdict",
-     "audit.policy", "audit.trust", "audit.verify"),
+     "audit.policy", "audit.trust", "audit.verify", "audit.input_checks"),
     ("audit.checks",),
     ("audit.evalsets", "audit.fairness", "audit.adversarial", "audit.profiling", "audit.drift", "audit.ood",
      "audit.compliance"),
     ("audit.stats", "audit.data", "audit.models", "audit.constraints", "audit.scale"),
-    ("audit.results", "audit.errors", "audit.manifest", "audit.extras", "audit.digest"),
+    ("audit.results", "audit.errors", "audit.manifest", "audit.extras", "audit.digest", "audit.files"),
 ]
 
 

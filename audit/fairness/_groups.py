@@ -32,18 +32,40 @@ class Partition:
         ``col=value`` (joined with `` & `` for several columns), one per group.
     values : list of tuple of str
         The column values of each group, in ``columns`` order (for heatmaps).
-    member : ndarray of shape (n_groups, n_fine)
-        0/1 matrix: which fine cells make each group.
+    group_of : ndarray of shape (n_fine,)
+        The group each fine cell belongs to (every fine cell belongs to exactly one).
     """
 
     columns: tuple[str, ...]
     labels: list[str]
     values: list[tuple[str, ...]]
-    member: np.ndarray
+    group_of: np.ndarray
+
+    @property
+    def member(self) -> np.ndarray:
+        """0/1 matrix ``(n_groups, n_fine)``: which fine cells make each group."""
+        m = np.zeros((len(self.labels), len(self.group_of)))
+        m[self.group_of, np.arange(len(self.group_of))] = 1.0
+        return m
 
     def aggregate(self, fine: np.ndarray) -> np.ndarray:
-        """Sum fine-cell statistics ``(..., n_fine, k)`` into groups ``(..., n_groups, k)``."""
-        return np.einsum("gf,...fk->...gk", self.member, fine)
+        """Sum fine-cell statistics ``(..., n_fine, k)`` into groups ``(..., n_groups, k)``.
+
+        A segment sum over the fine cells sorted by group: linear in the cells (a dense 0/1
+        matrix product is quadratic in the groups: 13 s for 1,000 groups and 1,000 bootstrap
+        replicates, about 20 minutes and 1.6 GB for 10,000).
+        """
+        fine = np.asarray(fine)
+        n_groups = len(self.labels)
+        out = np.zeros((*fine.shape[:-2], n_groups, fine.shape[-1]), dtype=np.result_type(fine, np.float64))
+        if not len(self.group_of):
+            return out
+        order = np.argsort(self.group_of, kind="stable")
+        starts = np.searchsorted(self.group_of[order], np.arange(n_groups))
+        present = np.diff(np.append(starts, len(order))) > 0  # every group has a cell; stay honest anyway
+        sums = np.add.reduceat(np.take(fine, order, axis=-2), starts[present], axis=-2)
+        out[..., present, :] = sums
+        return out
 
 
 @dataclass(frozen=True)
@@ -119,10 +141,8 @@ def group_structure(frame: pd.DataFrame, columns: list[str], groups: str = "marg
     for cols in _partition_columns(columns, groups):
         pos = [columns.index(c) for c in cols]
         keys, inverse = np.unique(idx[:, pos], axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).reshape(-1)
-        member = np.zeros((len(keys), len(present)))
-        member[inverse, np.arange(len(present))] = 1.0
+        inverse = np.asarray(inverse).reshape(-1).astype(np.int64)
         values = [tuple(per_col[p][1][k] for p, k in zip(pos, key, strict=True)) for key in keys]
         labels = [" & ".join(f"{c}={v}" for c, v in zip(cols, vals, strict=True)) for vals in values]
-        parts.append(Partition(tuple(cols), labels, values, member))
+        parts.append(Partition(tuple(cols), labels, values, inverse))
     return GroupStructure(fine.astype(np.int64).reshape(-1), len(present), parts)

@@ -1,11 +1,15 @@
 """Loading models safely.
 
-skops files are loaded with skops' own allow-list, which executes no code;
-ONNX files are graphs run by onnxruntime, which executes no code from them;
-pickle and joblib files execute arbitrary code when loaded, so they need an
+skops files are loaded with skops' own allow-list, which executes no code; a
+skops file holding types outside that list (a HistGradientBoosting model's
+``TreePredictor``, say) loads only when the person running the audit trusts
+those types by name (``--trust-type NAME``) or trusts the file (``--trust-model``).
+ONNX files are graphs run by onnxruntime, which executes no code from them.
+Pickle and joblib files execute arbitrary code when loaded, so they need an
 explicit ``trust`` (``--trust-model``), and so do MLflow models (unpickled, or
-code they ship imported). An entry point ``package.module:attr`` is code the
-user named, so importing it is the user's explicit choice.
+code they ship imported) and entry points ``package.module:attr``: a policy file
+may name one, but importing it runs code, so only the person running the audit
+allows it. Trust never comes from the policy.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib
 from pathlib import Path
 
 from audit.errors import ModelLoadError, UntrustedModelError
+from audit.files import regular_file
 from audit.models._wrap import _is_torch_module, file_sha256, wrap_model
 from audit.models.adapter import DEFAULT_BATCH, ModelAdapter
 
@@ -24,7 +29,7 @@ PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
 
 def load_model(path: str | Path | None = None, *, entrypoint: str | None = None, trust: bool = False,
                batch_size: int = DEFAULT_BATCH, mlflow: str | None = None,
-               onnx: object = None) -> ModelAdapter:
+               onnx: object = None, trust_types: tuple[str, ...] | list[str] = ()) -> ModelAdapter:
     """Load a model file, entry point or MLflow model behind a :class:`ModelAdapter`.
 
     Parameters
@@ -35,7 +40,9 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     entrypoint : str, optional
         ``package.module:attribute``; a callable without ``predict`` is called to make the model.
     trust : bool
-        Allow pickle-based formats and MLflow models (they can run arbitrary code when loaded).
+        Allow pickle-based formats, entry points and MLflow models (they run code when loaded).
+    trust_types : sequence of str
+        Types a skops file may hold beyond skops' safe list (``--trust-type``), by full name.
     batch_size : int
         Rows per call to the model.
     mlflow : str, optional
@@ -48,7 +55,8 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     Raises
     ------
     UntrustedModelError
-        A pickle/joblib file (or a skops file with unknown types) without ``trust``.
+        A pickle/joblib file or an entry point without ``trust``; a skops file with types
+        outside skops' safe list that neither ``trust`` nor ``trust_types`` allow.
     ModelLoadError
         Anything else that stops the model from loading.
     """
@@ -59,13 +67,17 @@ def load_model(path: str | Path | None = None, *, entrypoint: str | None = None,
     if path is not None and Path(path).suffix.lower() == ".onnx":
         return _from_onnx(Path(path), onnx, batch_size)
     if entrypoint is not None:
+        _entrypoint_parts(entrypoint)  # a malformed name is reported as such, with or without trust
+        if not trust:
+            raise UntrustedModelError(
+                f"entry point {entrypoint!r}: importing it runs the Python code it names. A policy may name "
+                "an entry point, but only the person running the audit can allow it: pass --trust-model "
+                "(or set AUDIT_TRUST_MODEL=1 in the environment) if you trust that code")
         est = _from_entrypoint(entrypoint)
         source = entrypoint
     elif path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ModelLoadError(f"model file not found: {path}")
-        est = _from_file(path, trust)
+        path = regular_file(path, "model file", ModelLoadError)
+        est = _from_file(path, trust, tuple(trust_types))
         source = str(path)
     else:
         raise ModelLoadError("no model given: a file path or an entry point is needed")
@@ -117,8 +129,7 @@ def _entrypoint_identity(spec: str) -> dict:
 def _from_onnx(path: Path, options, batch_size: int) -> ModelAdapter:
     from audit.models.onnx import load_onnx
 
-    if not path.exists():
-        raise ModelLoadError(f"model file not found: {path}")
+    regular_file(path, "model file", ModelLoadError)
     est = load_onnx(path, options)
     digest = file_sha256(path)
     adapter = ModelAdapter(est, kind="onnx", source=str(path), batch_size=batch_size)
@@ -128,7 +139,7 @@ def _from_onnx(path: Path, options, batch_size: int) -> ModelAdapter:
     return adapter
 
 
-def _from_file(path: Path, trust: bool):
+def _from_file(path: Path, trust: bool, trust_types: tuple[str, ...] = ()):
     suffix = path.suffix.lower()
     if suffix == ".skops":
         from audit.models._skops_import import import_skops_io
@@ -137,14 +148,17 @@ def _from_file(path: Path, trust: bool):
 
         try:
             unknown = sio.get_untrusted_types(file=path)
-            if unknown and not trust:
-                raise UntrustedModelError(
-                    f"{path}: the skops file holds types outside skops' safe list: {unknown}. "
-                    "Loading them could run their code; pass --trust-model "
-                    "if you trust the file's author.")
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: cannot read the skops file: {exc}") from exc
+        refused = [t for t in unknown if t not in trust_types]
+        if refused and not trust:
+            flags = " ".join(f"--trust-type {t}" for t in refused)
+            raise UntrustedModelError(
+                f"{path}: the skops file holds {len(refused)} type(s) outside skops' safe list: {refused}. "
+                "Loading a type runs its code; if you trust these types, allow exactly them with "
+                f"{flags} (or trust the whole file with --trust-model)")
+        try:
             return sio.load(path, trusted=unknown or None)
-        except UntrustedModelError:
-            raise
         except Exception as exc:
             raise ModelLoadError(f"{path}: cannot load the skops file: {exc}") from exc
     if suffix in PICKLE_SUFFIXES:
@@ -164,10 +178,15 @@ def _from_file(path: Path, trust: bool):
                          f"{sorted(PICKLE_SUFFIXES)} with --trust-model, or an entry point 'module:attr'")
 
 
-def _from_entrypoint(spec: str):
+def _entrypoint_parts(spec: str) -> tuple[str, str]:
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise ModelLoadError(f"entry point {spec!r} is not of the form 'package.module:attribute'")
+    return mod_name, attr
+
+
+def _from_entrypoint(spec: str):
+    mod_name, attr = _entrypoint_parts(spec)
     try:
         obj = importlib.import_module(mod_name)
     except ImportError as exc:

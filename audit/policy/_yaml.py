@@ -267,6 +267,13 @@ def read_yaml(path: str | Path, *, limits: YamlLimits = YAML_LIMITS) -> YamlDocu
     YamlProblem
         As :func:`load_yaml`.
     """
+    import stat
+
+    from audit.files import file_kind
+
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would block, a device never end
+        raise OSError(f"{path} is {file_kind(mode)}, not a regular file")
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > limits.max_bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,11 @@ from audit.policy._yaml import YAML_LIMITS, YamlLimits
 from audit.policy.inherit import resolve
 from audit.policy.provenance import Provenance
 
-__all__ = ["CheckedPolicy", "LoadedPolicy", "format_loc", "load_policy", "load_policy_data", "validate_policy"]
+__all__ = ["CheckedPolicy", "DataCheck", "LoadedPolicy", "format_loc", "load_policy", "load_policy_data",
+           "validate_policy"]
+
+DataCheck = Callable[[dict, Collector, Path], None]
+"""``(merged document, collector, policy folder) -> None``: adds problems found against the data."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class LoadedPolicy:
         Which file set what; every file's SHA-256 (set by :func:`load_policy`).
     document : dict
         The merged document that was validated (plain YAML data).
+    collector : Collector or None
+        Places key paths of ``document`` in their files and lines, so problems found later
+        (against the data) are reported like the policy's own (see :meth:`problem`).
     """
 
     policy: S.Policy
@@ -57,6 +65,14 @@ class LoadedPolicy:
     sha256: str
     provenance: Provenance | None = None
     document: dict = field(default_factory=dict)
+    collector: Collector | None = field(default=None, compare=False, repr=False)
+
+    def problem(self, loc: tuple, message: str) -> PolicyProblem:
+        """A problem at key path ``loc`` of the effective policy, with its file and line."""
+        col = Collector([], []) if self.collector is None else self.collector
+        found = Collector(col.files, col.lines, col.origins)
+        found.add(loc, message)
+        return found.problems[0]
 
     @property
     def base_dir(self) -> Path:
@@ -87,7 +103,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def load_policy(path: str | Path, *, model_override: str | None = None,
                 data_override: str | None = None, reference_override: str | None = None,
-                check_files: bool = True, limits: YamlLimits = YAML_LIMITS) -> LoadedPolicy:
+                check_files: bool = True, limits: YamlLimits = YAML_LIMITS,
+                data_check: DataCheck | None = None) -> LoadedPolicy:
     """Read, merge, parse and validate a policy file.
 
     Parameters
@@ -103,6 +120,10 @@ def load_policy(path: str | Path, *, model_override: str | None = None,
         e.g. in a repository without the data); baselines are always read.
     limits : YamlLimits, optional
         Bounds on every YAML file read (size, nesting, aliases).
+    data_check : callable, optional
+        ``data_check(document, collector, base_dir)`` adds problems found by checking the merged
+        document against the data (column names, types, limits); they are reported with the
+        policy's own, in one error. It runs whether or not the schema validated.
 
     Returns
     -------
@@ -118,7 +139,8 @@ def load_policy(path: str | Path, *, model_override: str | None = None,
         a file marked ``baseline: true``, which only runs through a policy
         that extends it.
     """
-    checked = _load(Path(path), model_override, data_override, reference_override, check_files, limits)
+    checked = _load(Path(path), model_override, data_override, reference_override, check_files, limits,
+                    data_check=data_check)
     if checked.loaded is None:
         where = checked.provenance.settings.get("baseline")
         raise PolicyError(str(path), [PolicyProblem(
@@ -153,19 +175,21 @@ class CheckedPolicy:
 
 
 def validate_policy(path: str | Path, *, check_files: bool = True,
-                    limits: YamlLimits = YAML_LIMITS) -> CheckedPolicy:
+                    limits: YamlLimits = YAML_LIMITS, data_check: DataCheck | None = None,
+                    data_override: str | None = None, reference_override: str | None = None) -> CheckedPolicy:
     """Validate a policy file, or a baseline meant only to be extended.
 
     A file marked ``baseline: true`` may leave out what the policies extending
     it give (``data``, ``checks``, the model); everything it does say is
-    validated as in :func:`load_policy`.
+    validated as in :func:`load_policy`. ``data_check``, ``data_override`` and
+    ``reference_override`` are as there.
 
     Raises
     ------
     PolicyError
         As :func:`load_policy`.
     """
-    return _load(Path(path), None, None, None, check_files, limits)
+    return _load(Path(path), None, data_override, reference_override, check_files, limits, data_check=data_check)
 
 
 # What a baseline may leave to the policies that extend it.
@@ -174,7 +198,7 @@ _FRAGMENT_MISSING = {("data",), ("data", "path"), ("data", "target"), ("checks",
 
 def load_policy_data(data: dict, *, base_dir: str | Path | None = None, model_override: str | None = None,
                      data_override: str | None = None, reference_override: str | None = None,
-                     check_files: bool = True) -> LoadedPolicy:
+                     check_files: bool = True, data_check: DataCheck | None = None) -> LoadedPolicy:
     """A policy given as a dict (a YAML file's content), validated as the file would be.
 
     Relative paths (files, ``extends``) are relative to ``base_dir`` (default: the current folder).
@@ -183,7 +207,8 @@ def load_policy_data(data: dict, *, base_dir: str | Path | None = None, model_ov
 
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     path = Path(base_dir or Path.cwd()) / "<policy dict>.yaml"
-    checked = _load(path, model_override, data_override, reference_override, check_files, YAML_LIMITS, text=text)
+    checked = _load(path, model_override, data_override, reference_override, check_files, YAML_LIMITS, text=text,
+                    data_check=data_check)
     if checked.loaded is None:
         raise PolicyError("<policy dict>", [PolicyProblem("baseline", "a baseline (baseline: true) does not run "
                                                           "on its own; extend it from a policy")])
@@ -191,7 +216,7 @@ def load_policy_data(data: dict, *, base_dir: str | Path | None = None, model_ov
 
 
 def _load(path: Path, model_override, data_override, reference_override, check_files: bool,
-          limits: YamlLimits, text: str | None = None) -> CheckedPolicy:
+          limits: YamlLimits, text: str | None = None, data_check: DataCheck | None = None) -> CheckedPolicy:
     fname = str(path) if text is None else "<policy dict>"
     if text is None and not path.is_file():
         what = "policy file not found" if not path.exists() else "not a file"
@@ -213,6 +238,8 @@ def _load(path: Path, model_override, data_override, reference_override, check_f
     _check_semantics(data, col, base_dir=path.resolve().parent, model_override=model_override,
                      data_override=data_override, reference_override=reference_override,
                      check_files=check_files, fragment=baseline)
+    if data_check is not None and not baseline:
+        data_check(data, col, path.resolve().parent)
     if col.problems or (policy is None and not baseline):
         raise PolicyError(fname, _sorted(col.problems))
     prov = resolved.provenance
@@ -226,7 +253,7 @@ def _load(path: Path, model_override, data_override, reference_override, check_f
     else:
         text = resolved.sources[0][1]
         digest = prov.files[0].sha256
-    return CheckedPolicy(LoadedPolicy(policy, path.resolve(), text, digest, prov, data), data, prov)
+    return CheckedPolicy(LoadedPolicy(policy, path.resolve(), text, digest, prov, data, col), data, prov)
 
 
 def _sorted(problems: list[PolicyProblem]) -> list[PolicyProblem]:

@@ -110,6 +110,12 @@ class ModelRef(_Strict):
                     "runs code from the model: it needs --trust-model on the command line.")
     batch_size: int = Field(65_536, gt=0, description="Rows per call to the model.")
     onnx: OnnxOptions | None = Field(None, description="Inputs and outputs of an .onnx model file.")
+    timeout_s: float = Field(
+        300.0, gt=0, le=86_400, description="Time budget of one call to the model (one batch of "
+        "batch_size rows), in seconds: a call that takes longer is an error naming the budget.")
+    isolate: bool = Field(
+        False, description="Run the model's calls in a child process, so a crash in native code "
+        "(a segfault) becomes an ERROR of the checks that needed them, not a lost audit.")
 
     @field_validator("mlflow")
     @classmethod
@@ -301,7 +307,33 @@ class Execution(_Strict):
     partition_rows: int = Field(250_000, ge=1_000, description="Rows per partition.")
     sample_rows: int = Field(20_000, ge=100, description="Rows of the stratified sample for the checks "
                                                          "that need rows on one machine.")
-    memory_limit: str | None = Field(None, description="Memory limit per LocalCluster worker, e.g. '2GB'.")
+    memory_limit: str | None = Field(
+        None, description="Memory limit per LocalCluster worker, e.g. '2GB', '512MiB' or 'auto'.")
+    max_groups: int = Field(
+        1000, ge=2, le=1_000_000, description="Most distinct values a sensitive column may have: "
+        "each is a group of the fairness checks. More is refused before any work.")
+    max_columns: int = Field(
+        1000, ge=1, le=1_000_000, description="Most columns the audit reads (features, target, "
+        "sensitive, prediction and score). More is refused before any work.")
+    max_name_length: int = Field(
+        256, ge=8, le=100_000, description="Longest column name (and sensitive value) the audit "
+        "accepts, in characters.")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v):
+        if v is not None and not re.fullmatch(r"auto|\d+(\.\d+)?\s*([kKMGTP]i?B|B)?", v.strip()):
+            raise ValueError(f"expected a memory size such as '2GB', '512MiB' or 'auto'; found {v!r}")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v):
+        # What distributed accepts: [protocol://]host:port (a port is required to reach a scheduler).
+        if v is not None and not re.fullmatch(r"((tcp|tls|inproc|ucx|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+)"
+                                              r":\d{1,5}", v):
+            raise ValueError(f"expected a Dask scheduler address 'tcp://host:port'; found {v!r}")
+        return v
 
 
 class Policy(_Strict):

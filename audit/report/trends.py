@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from audit.compare import load_results, result_key
 from audit.report._format import slug
+from audit.report.writer import is_temporary
 
 __all__ = ["collect_history", "render_history_html", "write_history", "render_comparison_html",
            "write_comparison", "print_comparison", "models_table", "model_labels", "render_models_html",
@@ -135,6 +136,8 @@ def collect_history(folder: str | Path) -> dict:
     folder = Path(folder)
     runs = []
     for f in sorted(folder.glob("*/results.json")):
+        if is_temporary(f.parent.name):  # a report still being written, or left by a killed run
+            continue
         res = load_results(f)
         runs.append((res.manifest.get("started_at", ""), f.parent.name, res))
     runs.sort(key=lambda t: (t[0], t[1]))

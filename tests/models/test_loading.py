@@ -43,7 +43,10 @@ def test_entrypoint(fitted, tmp_path, monkeypatch):
     mod.write_text("from sklearn.dummy import DummyClassifier\nimport numpy as np\n"
                    "def make():\n    return DummyClassifier(strategy='constant', constant=1).fit(np.zeros((2, 3)), [0, 1])\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    m = load_model(entrypoint="my_models:make")
+    with pytest.raises(UntrustedModelError, match="--trust-model"):  # importing it runs code
+        load_model(entrypoint="my_models:make")
+    assert "my_models" not in sys.modules
+    m = load_model(entrypoint="my_models:make", trust=True)
     assert set(m.predict(X)) == {1}
     sys.modules.pop("my_models", None)
 
@@ -52,7 +55,7 @@ def test_entrypoint(fitted, tmp_path, monkeypatch):
                                         ("json:nothing_here", "no attribute")])
 def test_bad_entrypoints(spec, words):
     with pytest.raises(ModelLoadError, match=words):
-        load_model(entrypoint=spec)
+        load_model(entrypoint=spec, trust=True)
 
 
 def test_unknown_format_and_missing(tmp_path):
