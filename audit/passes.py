@@ -42,7 +42,7 @@ from audit.stats.summaries import (
 )
 
 __all__ = ["SampleJob", "PartitionJob", "SummaryPass", "sample_task", "summary_task", "rows_of",
-           "merge_sample_pass", "select_sample", "merge_summaries", "row_hashes", "set_failure", "class_index",
+           "merge_sample_pass", "select_sample", "inclusion_weights", "merge_summaries", "row_hashes", "set_failure", "class_index",
            "MAX_VOCAB", "FLOOR"]
 
 MAX_VOCAB = 1000  # distinct values counted exactly per column; beyond that the column is not counted
@@ -62,6 +62,7 @@ class SampleJob:
     seed: int
     threshold: float  # rows with key < threshold * 2**64 are candidates
     floor: int  # plus the `floor` smallest keys of every stratum
+    weight: str | None = None  # weight column, validated on every row
 
 
 def _cut(threshold: float) -> np.uint64:
@@ -95,15 +96,24 @@ def sample_task(source, part: Partition, job: SampleJob) -> dict:
         ok = v[np.isfinite(v)]
         extremes[c] = (float(ok.min()), float(ok.max())) if len(ok) else (np.inf, -np.inf)
     strata = CellTable({k: np.array([n], dtype=np.int64) for k, n in zip(keys, np.bincount(codes), strict=True)})
-    return {"rows": len(df), "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    out = {"rows": len(df), "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    if job.weight is not None:
+        from audit.data.weights import weight_tally
+
+        out["weights"] = weight_tally(df[job.weight])
+    return out
 
 
 def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
     """Add up the sample pass's counts and keep the candidates the selection may need."""
-    cand, strata, counts, extremes, rows = None, CellTable(), {}, {}, 0
+    cand, strata, counts, extremes, rows, weights = None, CellTable(), {}, {}, 0, None
     cut = _cut(job.threshold)
     for r in results:
         rows += r["rows"]
+        if "weights" in r:
+            from audit.data.weights import merge_weight_tallies
+
+            weights = merge_weight_tallies(weights, r["weights"])
         strata = strata + r["strata"]
         for c, vc in r["counts"].items():
             if (c in counts and counts[c] is None) or vc is None:
@@ -117,7 +127,10 @@ def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
             extremes[c] = (min(a, lo), max(b, hi))
         cand = _trim(r["candidates"] if cand is None else pd.concat([cand, r["candidates"]]), cut, job.floor)
         advance()
-    return {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    out = {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    if weights is not None:
+        out["weights"] = weights
+    return out
 
 
 def _trim(cand: pd.DataFrame, cut, floor: int) -> pd.DataFrame:
@@ -146,6 +159,20 @@ def select_sample(merged: dict, k: int, n: int, threshold: float) -> pd.DataFram
     limit = strata.map(want).to_numpy()
     out = cand[rank < limit].sort_index()
     return out.drop(columns=["__key", "__stratum"])
+
+
+def inclusion_weights(merged: dict, sample: pd.DataFrame, strata: list[str]) -> np.ndarray:
+    """Each sample row's design weight ``N_h / n_h``: the rows of its stratum ``h`` in the whole
+    table over the stratum's rows in the sample (the inverse of its inclusion probability; 1.0
+    everywhere when the sample is the whole table).
+
+    Within a stratum the sample is the rows with the smallest seeded keys, a simple random
+    sample without replacement, so ``N_h / n_h`` is the Horvitz-Thompson weight.
+    """
+    codes, keys = cell_keys(sample[strata], strata)
+    sizes = np.array([int(merged["strata"][k][0]) for k in keys], dtype=np.float64)
+    taken = np.bincount(codes, minlength=len(keys)).astype(np.float64)
+    return (sizes / taken)[codes]
 
 
 # -- pass 2: evaluation sets, predictions, summaries --------------------------------------------
@@ -178,10 +205,11 @@ class PartitionJob:
     requests: dict[str, list[Request]]
     aux: list[SummaryAux]
     sample_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    weight: str | None = None  # weight column (weighted audits)
 
     @property
     def columns(self) -> list[str]:
-        cols = [*self.features, self.target, *self.sensitive, self.prediction, self.score]
+        cols = [*self.features, self.target, *self.sensitive, self.prediction, self.score, self.weight]
         return list(dict.fromkeys(c for c in cols if c is not None))
 
 
@@ -210,11 +238,13 @@ def _hashes(es: EvaluationSet, aux: SummaryAux, wanted) -> dict:
 
 
 def rows_of(es: EvaluationSet, preds, *, task: str, classes, pos_label, sensitive: list[str],
-            cells=None, requests=(), aux: SummaryAux | None = None) -> Rows:
+            cells=None, requests=(), aux: SummaryAux | None = None, weights: np.ndarray | None = None) -> Rows:
     """The :class:`Rows` summaries of ``es`` are computed from.
 
     ``preds`` is a :class:`~audit.models.adapter.Predictions`; ``cells`` the (codes, keys)
-    of the set's sensitive rows when already coded (derived rows map through their base row).
+    of the set's sensitive rows when already coded (derived rows map through their base row);
+    ``weights`` the row weights of ``es``'s rows (weighted audits; each derived row carries the
+    weight of the base row it came from).
     """
     codes, keys = cells if cells is not None else cell_keys(es.sensitive, sensitive)
     frame = es.X
@@ -224,24 +254,25 @@ def rows_of(es: EvaluationSet, preds, *, task: str, classes, pos_label, sensitiv
     kinds = {r.kind for r in requests}
     hashes = _hashes(es, aux, {bool(r.arg) for r in requests if r.kind == "dups"}) if "dups" in kinds else None
     src = np.asarray(es.source_index, dtype=np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if task == "regression":
         return Rows(y=None, pred=None, score=None, proba=None, codes=codes, keys=keys, k=0, pos=0, frame=frame,
                     hashes=hashes, rows=src,
                     y_value=None if es.y is None else np.asarray(es.y, dtype=np.float64),
-                    pred_value=None if preds is None else np.asarray(preds.labels, dtype=np.float64))
+                    pred_value=None if preds is None else np.asarray(preds.labels, dtype=np.float64), w=w)
     classes = np.asarray(classes)
     pos = int(class_index(classes, np.asarray([pos_label]), "pos_label")[0])
     y = class_index(classes, es.y, "target labels") if es.y is not None else None
     if preds is None:  # summaries of the data alone (counts, missing values, duplicates, sketches)
         return Rows(y=y, pred=None, score=None, proba=None, codes=codes, keys=keys, k=len(classes), pos=pos,
-                    frame=frame, hashes=hashes, rows=src)
+                    frame=frame, hashes=hashes, rows=src, w=w)
     proba = _aligned_proba(preds, classes)
     score = None
     if proba is not None:
         score = proba if proba.ndim == 1 else proba[:, pos] if proba.shape[1] == 2 else None
     return Rows(y=y, pred=class_index(classes, preds.labels, "predictions"), score=score,
                 proba=proba if proba is not None and proba.ndim == 2 else None, codes=codes, keys=keys,
-                k=len(classes), pos=pos, frame=frame, hashes=hashes, rows=src)
+                k=len(classes), pos=pos, frame=frame, hashes=hashes, rows=src, w=w)
 
 
 def _aligned_proba(preds, classes: np.ndarray):
@@ -295,6 +326,7 @@ def summary_task(source, part: Partition, job: PartitionJob, models: list) -> di
     # Evaluation sets never change sensitive values: code the base rows once and map derived
     # rows through the base row each came from.
     base_cells = cell_keys(base.sensitive, job.sensitive)
+    base_w = None if job.weight is None else pd.to_numeric(df[job.weight], errors="coerce").to_numpy(dtype=np.float64)
     out: list[dict] = [dict() for _ in models]
     failed: list[dict] = [dict() for _ in models]
     describe, counts = {}, {}
@@ -313,6 +345,7 @@ def summary_task(source, part: Partition, job: PartitionJob, models: list) -> di
         if name != "base":
             describe[name] = es.describe()
         cells = base_cells if name == "base" else (base_cells[0][es.source_index - part.start], base_cells[1])
+        w = None if base_w is None else (base_w if name == "base" else base_w[es.source_index - part.start])
         reqs = job.requests.get(name, [])
         for i, model in enumerate(models):
             if name != "base" and base_rows[i] is None:
@@ -322,7 +355,7 @@ def summary_task(source, part: Partition, job: PartitionJob, models: list) -> di
                 preds = _stored(job, df) if model is None else model.predict_all(es.X, job.task)
                 predict_s[i] += preds.duration_s
                 r = rows_of(es, preds, task=job.task, classes=job.classes, pos_label=job.table.pos_label,
-                            sensitive=job.sensitive, cells=cells, requests=reqs, aux=job.aux[i])
+                            sensitive=job.sensitive, cells=cells, requests=reqs, aux=job.aux[i], weights=w)
                 summaries = {req: summarise(req, r, base_rows[i], job.aux[i]) for req in reqs}
             except Exception as exc:  # noqa: BLE001 - recorded for the checks that read this set
                 failed[i][name] = set_failure(exc, es, name, "predict")
