@@ -45,6 +45,7 @@ from audit.plan import resolve_evalset
 from audit.stats._seeds import derive_seed
 from audit.stats.summaries import (
     DATA_KINDS,
+    PAIRED_KINDS,
     WEIGHTED,
     Request,
     SummaryAux,
@@ -134,7 +135,7 @@ class Summaries:
     def _compute(self, req: Request):
         ctx = self._ctx
         r = ctx.rows_for(req.evalset, [req])
-        base = ctx.rows_for("base", []) if req.kind.startswith("paired") else None
+        base = ctx.rows_for("base", []) if req.kind in PAIRED_KINDS else None
         return summarise(req, r, base, ctx.aux([req]))
 
     def rows(self, evalset: str) -> int:
