@@ -140,20 +140,22 @@ def _trim(cand: pd.DataFrame, cut, floor: int) -> pd.DataFrame:
     return cand[(cand["__key"].to_numpy() < cut) | (rank.to_numpy() <= floor)]
 
 
-def select_sample(merged: dict, k: int, n: int, threshold: float) -> pd.DataFrame | None:
-    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (floor FLOOR).
+def select_sample(merged: dict, k: int, n: int, threshold: float, floor: int = FLOOR) -> pd.DataFrame | None:
+    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (at least
+    ``floor``, or all of the stratum's rows).
 
     Returns None when a stratum has fewer candidates under the threshold than it needs
     (its allocation would then depend on which partitions sent floor rows): the caller
     widens the threshold and reads again. The sample's index holds global row numbers.
+    The sample pass must have kept each stratum's ``floor`` smallest keys (``SampleJob.floor``).
     """
     cand = merged["candidates"].sort_values("__key", kind="stable")
-    want = {key: min(int(size[0]), max(FLOOR, int(round(k * int(size[0]) / n))))
+    want = {key: min(int(size[0]), max(floor, int(round(k * int(size[0]) / n))))
             for key, size in merged["strata"].items()}
     strata = cand["__stratum"]
     under = cand["__key"].to_numpy() < _cut(threshold)
     n_under = pd.Series(under).groupby(strata.to_numpy(), sort=False).sum()
-    if threshold < 1.0 and any(w > FLOOR and n_under.get(key, 0) < w for key, w in want.items()):
+    if threshold < 1.0 and any(w > floor and n_under.get(key, 0) < w for key, w in want.items()):
         return None
     rank = cand.groupby("__stratum", sort=False).cumcount().to_numpy()
     limit = strata.map(want).to_numpy()
