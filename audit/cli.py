@@ -396,7 +396,8 @@ def _cmd_sample(args) -> int:
     if args.policy:
         from audit.policy import load_policy
 
-        lp = load_policy(args.policy, data_override=args.data, check_files=args.data is None)
+        # The model and reference need not exist to sample the data; a missing data file is named below.
+        lp = load_policy(args.policy, data_override=args.data, check_files=False)
         d = lp.policy.data
         data = data or lp.resolve(d.path)
         target = target or d.target

@@ -185,7 +185,8 @@ def grouped_tally(sm, table: dict, cols):
     def add(a, b):
         return Tally(a.n + b.n, None if b.w is None else a.w + b.w, None if b.w2 is None else a.w2 + b.w2)
 
-    items = list(table.values())
+    # Keys in sorted order: the float weight sums are added in one order whatever the partitioning.
+    items = [table[k] for k in sorted(table)]
     if not cols:
         out = items[0]
         for t in items[1:]:
@@ -193,7 +194,7 @@ def grouped_tally(sm, table: dict, cols):
         return None, out
     pos = [sm.sensitive.index(c) for c in cols]
     merged: dict = {}
-    for key, t in table.items():
+    for key, t in sorted(table.items()):
         sub = tuple(key[j] for j in pos)
         merged[sub] = add(merged[sub], t) if sub in merged else t
     keys = sorted(merged)

@@ -122,7 +122,7 @@ def weighted_chi2(ref_counts: dict, wcur: dict) -> tuple[float, float]:
 
     from audit.stats._weights import kish_n
 
-    vals = {k: v.values()[0] for k, v in wcur.items()}
+    vals = {k: wcur[k].values()[0] for k in sorted(wcur)}  # one order of the float sums
     W = float(sum(v[0] for v in vals.values()))
     ne = float(kish_n(W, float(sum(v[1] for v in vals.values()))))
     vocab = sorted(set(ref_counts) | set(vals))

@@ -147,7 +147,8 @@ def _confusion_stats(ctx, gs, cell_code, table, rng):
         from audit.stats._weights import Tally, table_tallies
 
         w, w2 = np.zeros((gs.n_fine, 4)), np.zeros((gs.n_fine, 4))
-        for key, t in table_tallies(table, sm.weighted_summary("confusion", ctx.evalset_name)).items():
+        # Sorted keys: the float weight sums are added in one order whatever the partitioning.
+        for key, t in sorted(table_tallies(table, sm.weighted_summary("confusion", ctx.evalset_name)).items()):
             w[cell_code[key]] += _binary_cells(t.w, k, p)
             w2[cell_code[key]] += _binary_cells(t.w2, k, p)
         reps = Tally(fine, w, w2).resample(ctx.settings.n_boot, rng)
@@ -191,7 +192,7 @@ def _calibration_stats(ctx, gs, cell_code, table, params, rng):
 
         wt = ctx.summaries.weighted_summary("calibration", ctx.evalset_name, (params.n_bins, N_SUB))
         w, w2, ws = np.zeros_like(cnt), np.zeros_like(cnt), np.zeros_like(cnt)
-        for key, wc in wt.items():
+        for key, wc in sorted(wt.items()):
             vals = wc.values()
             w[cell_code[key]] += vals[:, 0]
             w2[cell_code[key]] += vals[:, 1]

@@ -156,44 +156,55 @@ def table_tallies(table, wtable=None) -> dict:
 
 
 def total_tally(table, wtable=None, size: int | None = None) -> Tally:
-    """The :class:`Tally` of a whole cell table (every fine cell added)."""
-    parts = list(table_tallies(table, wtable).values())
-    if not parts:
+    """The :class:`Tally` of a whole cell table (every fine cell added). Weight sums are added
+    exactly (:class:`~audit.stats.summaries.ExactSums`) and rounded once, so the result does not
+    depend on the order the partitions' cells arrived in."""
+    keys = sorted(table)
+    if not keys:
         z = np.zeros(size or 0, dtype=np.int64)
         return Tally(z, None if wtable is None else z.astype(float), None if wtable is None else z.astype(float))
-    out = parts[0]
-    for t in parts[1:]:
-        out = Tally(out.n + t.n, None if t.w is None else out.w + t.w, None if t.w2 is None else out.w2 + t.w2)
+    n = np.asarray(table[keys[0]]).copy()
+    for k in keys[1:]:
+        n = n + np.asarray(table[k])
+    if wtable is None:
+        return Tally(n)
+    return tally_of(n, _exact_sum([wtable[k] for k in keys]))
+
+
+def _exact_sum(items: list):
+    out = items[0].copy()
+    for x in items[1:]:
+        out = out + x
     return out
 
 
 def project_tallies(table, wtable, sensitive: list[str], cols: list[str]) -> tuple[list[str], Tally]:
     """The cell table summed into the groups of ``cols`` (labels as
-    :func:`audit.stats.group_codes` names them): ``(labels, Tally of shape (n_groups, ...))``."""
+    :func:`audit.stats.group_codes` names them): ``(labels, Tally of shape (n_groups, ...))``.
+    Weight sums are added exactly per group and rounded once."""
     import pandas as pd
 
     from audit.stats._counts import group_codes
 
     pos = [sensitive.index(c) for c in cols]
-    tallies = table_tallies(table, wtable)
-    merged: dict = {}
-    for key, t in tallies.items():
-        sub = tuple(key[j] for j in pos)
-        if sub in merged:
-            a = merged[sub]
-            merged[sub] = Tally(a.n + t.n, None if t.w is None else a.w + t.w, None if t.w2 is None else a.w2 + t.w2)
-        else:
-            merged[sub] = t
-    keys = sorted(merged)
+    if not table:
+        return [], Tally(np.zeros((0, 0), dtype=np.int64))
+    members: dict = {}
+    for key in sorted(table):
+        members.setdefault(tuple(key[j] for j in pos), []).append(key)
+    keys = sorted(members)
     codes, names = group_codes(pd.DataFrame(keys, columns=cols), cols)
-    shape = next(iter(merged.values())).n.shape
+    by_code: dict = {}
+    for key, code in zip(keys, codes, strict=True):
+        by_code.setdefault(int(code), []).extend(members[key])
+    shape = np.asarray(table[members[keys[0]][0]]).shape
     n = np.zeros((len(names), *shape), dtype=np.int64)
     w = None if wtable is None else np.zeros((len(names), *shape))
     w2 = None if wtable is None else np.zeros((len(names), *shape))
-    for key, code in zip(keys, codes, strict=True):
-        t = merged[key]
-        n[code] += t.n
-        if w is not None:
-            w[code] += t.w
-            w2[code] += t.w2
+    for code, ks in by_code.items():
+        for k in ks:
+            n[code] += np.asarray(table[k])
+        if wtable is not None:
+            t = tally_of(n[code], _exact_sum([wtable[k] for k in sorted(ks)]))
+            w[code], w2[code] = t.w, t.w2
     return names, Tally(n, w, w2)
