@@ -276,3 +276,47 @@ def test_weighted_flip_rate_and_metric_drop_equal_scikit_learn_on_the_perturbed_
               - skm.balanced_accuracy_score(y, pert, sample_weight=ww))
     assert drop.value == pytest.approx(expect, rel=1e-10)
     assert drop.interval.low <= drop.value <= drop.interval.high
+
+
+def test_weighted_auc_drop_and_regression_drop_equal_scikit_learn(credit):
+    from audit.checks import get_check
+    from audit.context import AuditContext, AuditSettings
+    from audit.data.dataset import Dataset
+    from audit.models.adapter import ModelAdapter
+    from tests.conftest import REG_FEATURES, REG_TARGET
+
+    name = "perturbed.noise@0.5"
+
+    def run(ctx, cid, **params):
+        spec = get_check(cid)
+        return spec.func(ctx.for_check(cid, name, 0), spec.params.model_validate(params))
+
+    df, w = credit["df"], credit["w"]
+    ds = Dataset(X=df[FEATURES], y=df[TARGET].to_numpy(), sensitive=df[["sex", "age_band"]], weight=w,
+                 target=TARGET)
+    ctx = AuditContext(AuditSettings(seed=4, n_boot=200), ds, ModelAdapter(credit["model"], kind="sklearn",
+                                                                          source="test"))
+    drop = run(ctx, "robustness.metric_drop", metric="roc_auc")
+    es = ctx.evalset(name)
+    ww, y = w[es.source_index], df[TARGET].to_numpy()[es.source_index]
+    p_pert = credit["model"].predict_proba(es.X)[:, 1]
+    expect = (skm.roc_auc_score(y, credit["p"][es.source_index], sample_weight=ww)
+              - skm.roc_auc_score(y, p_pert, sample_weight=ww))
+    assert drop.value == pytest.approx(expect, abs=2e-5)  # 2**16-bin histograms: ties within a bin
+    assert drop.interval.method == "paired-bootstrap-weighted-score-cells"
+
+    holdout, model = regression_split(0)
+    hw = _weights(len(holdout), 5)
+    rds = Dataset(X=holdout[REG_FEATURES], y=holdout[REG_TARGET].to_numpy(float), sensitive=holdout[["sex"]],
+                  weight=hw, target=REG_TARGET)
+    rctx = AuditContext(AuditSettings(seed=4, n_boot=200, task="regression"), rds,
+                        ModelAdapter(model, kind="sklearn", source="test"))
+    rdrop = run(rctx, "robustness.metric_drop", metric="mae")
+    res = rctx.evalset(name)
+    yy, wr = holdout[REG_TARGET].to_numpy(float)[res.source_index], hw[res.source_index]
+    base = model.predict(holdout[REG_FEATURES])[res.source_index]
+    expect = (skm.mean_absolute_error(yy, model.predict(res.X), sample_weight=wr)
+              - skm.mean_absolute_error(yy, base, sample_weight=wr))
+    assert rdrop.value == pytest.approx(expect, rel=1e-9)
+    assert rdrop.interval.method == "paired-bootstrap-weighted-binned"
+    assert rdrop.interval.low <= rdrop.value <= rdrop.interval.high
