@@ -209,3 +209,25 @@ def test_command_line_exit_code_2_names_the_problem(adult, tmp_path, capsys):
     assert main(["run", str(f), "--out", str(tmp_path / "out"), "--no-pdf", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "population" in err and "missing-population.csv" in err and "file not found" in err
+
+
+def test_a_baseline_population_csv_is_read_from_the_baseline_folder(adult, tmp_path):
+    import yaml
+
+    base_dir, child_dir = tmp_path / "org", tmp_path / "team" / "model"
+    base_dir.mkdir()
+    child_dir.mkdir(parents=True)
+    pd.DataFrame({"sex": list(POP_SEX), "share": list(POP_SEX.values())}).to_csv(base_dir / "pop.csv", index=False)
+    (base_dir / "baseline.yaml").write_text(yaml.safe_dump(
+        {"version": 1, "name": "org", "baseline": True, "population": "pop.csv",
+         "checks": [{"id": "data.representativeness", "threshold": {"max": 0.05}}]}))
+    data = child_dir / "eval.csv"
+    adult.to_csv(data, index=False)
+    (child_dir / "policy.yaml").write_text(yaml.safe_dump(
+        {"version": 1, "name": "team", "extends": ["../../org/baseline.yaml"],
+         "data": {"path": "eval.csv", "target": "y", "sensitive": ["sex", "race"], "prediction": "decision"}}))
+    r = audit.run(str(child_dir / "policy.yaml")).results[0]
+    assert r.verdict.value == "FAIL" and r.details["population"].endswith("pop.csv")
+    obs = adult["sex"].value_counts().reindex(sorted(POP_SEX)).to_numpy()
+    ref = stats.chisquare(obs, len(adult) * np.array([POP_SEX[g] for g in sorted(POP_SEX)]))
+    assert r.details["tests"][0]["statistic"] == pytest.approx(ref.statistic, rel=1e-12)

@@ -8,6 +8,8 @@ weights of 1 must give the unweighted point values; bad weights are exit-2 input
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -320,3 +322,70 @@ def test_weighted_auc_drop_and_regression_drop_equal_scikit_learn(credit):
     assert rdrop.value == pytest.approx(expect, rel=1e-9)
     assert rdrop.interval.method == "paired-bootstrap-weighted-binned"
     assert rdrop.interval.low <= rdrop.value <= rdrop.interval.high
+
+
+def test_weighted_calibration_duplicates_leakage_and_prediction_drift(credit):
+    # ECE, duplicates, single-feature leakage and PSI with weights, each against numpy / scikit-learn.
+    df, w, p, y = credit["df"].copy(), credit["w"].copy(), credit["p"], credit["y"]
+    train = credit["train"]
+    dup_rows = [3, 10, 77, 500]  # evaluation rows copied from the training data: known duplicates
+    df.loc[dup_rows, FEATURES] = train.loc[dup_rows, FEATURES].to_numpy()
+    p = credit["model"].predict_proba(df[FEATURES])[:, 1]
+    checks = [("performance.expected_calibration_error", {"n_bins": 10}), ("data.train_test_duplicates", {}),
+              ("data.single_feature_leakage", {}), ("shift.prediction_drift", {"bins": 10})]
+    res = audit.run(_policy(checks), model=credit["model"], data=df, reference=train)
+    ece, dups, leak, psi = res.results
+    W = w.sum()
+    b = np.minimum((p * 10).astype(int), 9)
+    expect = sum(abs((w[b == k] * (y[b == k] - p[b == k])).sum()) for k in range(10)) / W
+    assert ece.value == pytest.approx(expect, rel=1e-9)
+    is_dup = np.zeros(len(df), dtype=bool)
+    is_dup[dup_rows] = True
+    assert dups.details["duplicates"] == len(dup_rows)
+    assert dups.value == pytest.approx(w[is_dup].sum() / W, rel=1e-12)
+    assert dups.interval.method == "wilson-kish"
+    # Leakage: weighted AUROC of each numeric feature alone (the sample is the whole table here).
+    auc = {c: skm.roc_auc_score(y, df[c].fillna(df[c].median()), sample_weight=w)
+           for c in ("age", "income", "debt_ratio")}
+    got = {g.group: g.value for g in leak.groups}
+    for c, a in auc.items():
+        assert got[c] == pytest.approx(max(a, 1 - a), rel=1e-12)
+    # PSI: reference scores' deciles as edges, the evaluation side's weighted shares.
+    ref_p = credit["model"].predict_proba(train[FEATURES])[:, 1]
+    edges = np.unique(np.quantile(ref_p, np.linspace(0, 1, 11))[1:-1])
+    hr = np.bincount(np.searchsorted(edges, ref_p, side="right"), minlength=len(edges) + 1) / len(ref_p)
+    hc = np.bincount(np.searchsorted(edges, p, side="right"), weights=w, minlength=len(edges) + 1) / W
+    pr, pc = np.clip(hr, 1e-4, None), np.clip(hc, 1e-4, None)
+    assert psi.value == pytest.approx(((pc - pr) * np.log(pc / pr)).sum(), rel=1e-9)
+    assert psi.interval.method == "bootstrap-weighted-counts"
+
+
+def test_weighted_categorical_drift_is_chi_square_on_kish_scaled_counts(credit):
+    from scipy import stats
+
+    df, w, train = credit["df"], credit["w"], credit["train"]
+    res = audit.run(_policy([("shift.feature_drift", {"features": ["employment"]})]), model=credit["model"],
+                    data=df, reference=train)
+    ref_counts = train["employment"].astype(str).value_counts()
+    cur = pd.Series(w).groupby(df["employment"].astype(str).to_numpy()).sum()
+    n_eff = w.sum() ** 2 / (w ** 2).sum()
+    cats = sorted(set(ref_counts.index) | set(cur.index))
+    table = np.array([[ref_counts.get(c, 0) for c in cats], [cur.get(c, 0) / w.sum() * n_eff for c in cats]])
+    chi = stats.chi2_contingency(table)
+    g = res.results[0].groups[0]
+    assert g.extra["statistic"] == pytest.approx(float(np.float32(chi.statistic)), rel=1e-6)
+    assert g.value == pytest.approx(float(np.float32(chi.pvalue)), rel=1e-5, abs=1e-30)
+
+
+def test_an_unweighted_audit_plans_no_weighted_summary():
+    from audit.plan import Facts, build_plan
+    from audit.policy import load_policy
+
+    lp = load_policy(Path(__file__).parents[2] / "policies" / "demo.yaml", check_files=False)
+    for weighted in (False, True):
+        plan = build_plan(lp.policy, Facts(task="classification", has_model=True, has_proba=True, has_scores=True,
+                                           has_reference=True, sensitive=("sex", "age_band"), weighted=weighted))
+        kinds = {r.kind for reqs in plan.requests.values() for r in reqs}
+        assert any(k.startswith("w:") for k in kinds) is weighted
+        if weighted:  # every summary is planned next to its weighted twin
+            assert {k for k in kinds if not k.startswith("w:")} == {k[2:] for k in kinds if k.startswith("w:")}
