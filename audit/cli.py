@@ -31,6 +31,7 @@ examples:
   audit schema > policy.schema.json            JSON Schema of the policy format
   audit schema --results                       JSON Schema of results.json
   audit validate --schema-only policies/*.yaml   check policies without the data (pre-commit)
+  audit sample big/ --target y --sensitive sex age --rows 20000 --out audit-set.parquet
 """
 
 
@@ -136,7 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("reports", help="folder holding report folders (each with results.json)")
     hist.add_argument("--out", default=None, help="where to write history.html (default: the reports folder)")
     hist.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+    _add_sample_parser(sub)
     return p
+
+
+def _add_sample_parser(sub) -> None:
+    smp = sub.add_parser(
+        "sample", help="write a stratified evaluation sample of a large table, with sampling weights",
+        description="Draw a stratified sample of a large table (strata: label x sensitive-group cells; each "
+        "stratum in proportion to its size but at least --floor rows) with the audit's own sample pass, and "
+        "write it as Parquet with a sampling-weight column (the inverse inclusion probability N_h / n_h). "
+        "Audit it with `data: {weight: sample_weight}` to estimate the whole table's metrics.")
+    smp.add_argument("data", nargs="?", help="CSV or Parquet file, or a folder or glob of Parquet files "
+                     "(default: the policy's data.path)")
+    smp.add_argument("--policy", help="take the data path, target, sensitive and weight columns from a policy")
+    smp.add_argument("--out", required=True, help="Parquet file to write")
+    smp.add_argument("--rows", type=int, required=True, metavar="N", help="rows wanted (floors may add some)")
+    smp.add_argument("--target", help="label column (its classes stratify too)")
+    smp.add_argument("--sensitive", nargs="+", default=None, metavar="COL", help="sensitive columns")
+    smp.add_argument("--floor", type=int, default=200, metavar="N",
+                     help="rows every stratum keeps at least, or all of its rows (default: %(default)s)")
+    smp.add_argument("--seed", type=int, default=None, help="seed of the row keys (default: the policy's, else 0)")
+    smp.add_argument("--weight", metavar="COL", help="existing weight column: the output weight is it times the "
+                     "sampling weight")
+    smp.add_argument("--weight-column", default="sample_weight", metavar="NAME",
+                     help="name of the weight column written (default: %(default)s)")
+    smp.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    ex = smp.add_argument_group("scaling (default: one partition in this process)")
+    ex.add_argument("--executor", choices=["memory", "local", "dask"], default="memory")
+    ex.add_argument("--dask-address", metavar="URL", default=None, help="Dask scheduler (implies --executor dask)")
+    ex.add_argument("--workers", type=int, default=None, help="threads (local) or LocalCluster workers (dask)")
+    ex.add_argument("--partition-rows", type=int, default=250_000, metavar="N", help="rows per partition")
 
 
 def _add_run_options(sp) -> None:
@@ -566,5 +597,41 @@ def _cmd_history(args) -> int:
     return 0
 
 
+def _cmd_sample(args) -> int:
+    from audit.errors import InputError
+    from audit.sampling import stratified_sample, write_sample
+    from audit.scale import make_executor
+
+    data, target, sensitive, weight, seed = args.data, args.target, args.sensitive, args.weight, args.seed
+    if args.policy:
+        from audit.policy import load_policy
+
+        # The model and reference need not exist to sample the data; a missing data file is named below.
+        lp = load_policy(args.policy, data_override=args.data, check_files=False)
+        d = lp.policy.data
+        data = data or lp.resolve(d.path)
+        target = target or d.target
+        sensitive = sensitive if sensitive is not None else list(d.sensitive)
+        weight = weight or d.weight
+        seed = lp.policy.seed if seed is None else seed
+    if data is None:
+        raise InputError("give the data (a file, folder or glob) or --policy")
+    executor = make_executor("dask" if args.dask_address else args.executor, args.dask_address, args.workers)
+    try:
+        res = stratified_sample(data, sensitive=list(sensitive or []), rows=args.rows, target=target,
+                                floor=args.floor, seed=0 if seed is None else seed, weight=weight,
+                                weight_column=args.weight_column, executor=executor,
+                                partition_rows=None if args.executor == "memory" and not args.dask_address
+                                else args.partition_rows)
+    finally:
+        executor.close()
+    out = write_sample(res, args.out, overwrite=args.overwrite)
+    print(f"{len(res.frame):,} of {res.rows:,} rows, stratified by {' x '.join(res.stratify_by)} "
+          f"({len(res.strata)} strata, floor {args.floor}); weights in column {res.weight_column!r}: {out}")
+    print(res.strata.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "checks": _cmd_checks, "schema": _cmd_schema,
-             "validate": _cmd_validate, "compare": _cmd_compare, "history": _cmd_history, "verify": _cmd_verify}
+             "validate": _cmd_validate, "compare": _cmd_compare, "history": _cmd_history, "verify": _cmd_verify,
+             "sample": _cmd_sample}

@@ -46,6 +46,8 @@ from audit.scale import limited
 from audit.stats._seeds import derive_seed
 from audit.stats.summaries import (
     DATA_KINDS,
+    PAIRED_KINDS,
+    WEIGHTED,
     Request,
     SummaryAux,
     category_counts,
@@ -67,6 +69,7 @@ class AuditSettings:
     min_group_size: int = 30
     task: str = "classification"
     pos_label: Any = None
+    population: Any = None  # declared population shares (audit.data.population.Population) or None
 
 
 class Summaries:
@@ -133,7 +136,7 @@ class Summaries:
     def _compute(self, req: Request):
         ctx = self._ctx
         r = ctx.rows_for(req.evalset, [req])
-        base = ctx.rows_for("base", []) if req.kind.startswith("paired") else None
+        base = ctx.rows_for("base", []) if req.kind in PAIRED_KINDS else None
         return summarise(req, r, base, ctx.aux([req]))
 
     def rows(self, evalset: str) -> int:
@@ -149,6 +152,30 @@ class Summaries:
         table = self.get("confusion", evalset)
         cm = table.total() if table else np.zeros(k * k, dtype=np.int64)
         return np.asarray(cm).reshape(k, k), self.classes
+
+    # -- weighted audits -----------------------------------------------------------------------
+    @property
+    def weighted(self) -> bool:
+        """Whether the audit weights its rows (``data.weight``)."""
+        return self._ctx.weighted
+
+    def weighted_summary(self, kind: str, evalset: str, arg=None):
+        """The weighted twin (``w:<kind>``) of a summary; None in an unweighted audit."""
+        return self.get(WEIGHTED + kind, evalset, arg) if self.weighted else None
+
+    def tally(self, kind: str, evalset: str, arg=None, size: int | None = None):
+        """The whole set's :class:`~audit.stats._weights.Tally` of a cell-table kind (counts, and the
+        weight sums when weighted)."""
+        from audit.stats._weights import total_tally
+
+        return total_tally(self.get(kind, evalset, arg), self.weighted_summary(kind, evalset, arg), size)
+
+    def group_tally(self, kind: str, evalset: str, cols: list[str], arg=None):
+        """``(labels, Tally (n_groups, ...))`` of a cell-table kind summed into the groups of ``cols``."""
+        from audit.stats._weights import project_tallies
+
+        return project_tallies(self.get(kind, evalset, arg), self.weighted_summary(kind, evalset, arg),
+                               self.sensitive, list(cols))
 
 
 def describe_frame(frame: pd.DataFrame, target: str | None, sensitive: list[str], feature_types: dict) -> dict:
@@ -351,10 +378,36 @@ class AuditContext:
                 try:
                     self._rows[key] = rows_of(es, preds, task=self.task, classes=self.classes,
                                               pos_label=self.pos_label, sensitive=list(self.dataset.sensitive.columns),
-                                              requests=requests, aux=self.aux(requests))
+                                              requests=requests, aux=self.aux(requests),
+                                              weights=self.weights_of(es))
                 except ValueError as exc:
                     raise CheckError(str(exc)) from exc
             return self._rows[key]
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the audit weights its rows (``data.weight``)."""
+        return self.dataset.weight is not None
+
+    def weights_of(self, es: EvaluationSet, design: bool = False) -> np.ndarray | None:
+        """Weights of ``es``'s rows: each row carries its base row's ``data.weight`` (times, with
+        ``design``, the stratified sample's inverse inclusion probability, so the sample's rows
+        stand for the whole table). None when every row counts once."""
+        d = self.dataset
+        w = d.weight
+        if design and d.design_weight is not None:
+            w = d.design_weight if w is None else w * d.design_weight
+        if w is None:
+            return None
+        src = np.asarray(es.source_index, dtype=np.int64)
+        rows = getattr(d, "rows", None)
+        pos = src if rows is None else np.searchsorted(rows, src)
+        return np.asarray(w, dtype=np.float64)[pos]
+
+    def row_weights(self, name: str = "base") -> np.ndarray | None:
+        """Weights of the rows a row check reads of set ``name`` (the stratified sample's rows):
+        ``data.weight`` times the design weight; None when every row counts once."""
+        return self.weights_of(self.evalset(name), design=True)
 
     def aux(self, requests) -> SummaryAux:
         """Reference-side inputs of ``requests`` (computed once; see :class:`SummaryAux`)."""
@@ -477,6 +530,9 @@ class CheckContext:
 
     def predictions(self, name: str | None = None) -> Predictions:
         return self.audit.predictions(name or self.evalset_name)
+
+    def row_weights(self, name: str | None = None) -> np.ndarray | None:
+        return self.audit.row_weights(name or self.evalset_name)
 
     def rng(self, *salt: object) -> np.random.Generator:
         """Seeded from the run seed and the check's identity: its ``key`` (name and parameters,

@@ -55,10 +55,11 @@ class Columns:
     sensitive: list[str]
     prediction: str | None
     score: str | None
+    weight: str | None = None
 
     @property
     def all(self) -> list[str]:
-        extra = [c for c in (self.prediction, self.score) if c is not None]
+        extra = [c for c in (self.prediction, self.score, self.weight) if c is not None]
         return list(dict.fromkeys([*self.features, self.target, *self.sensitive, *extra]))
 
 
@@ -74,6 +75,10 @@ def data_columns(d, columns: list[str], location: str) -> Columns:
     need(list(d.sensitive), "sensitive")
     extra = [c for c in (d.prediction, d.score) if c is not None]
     need(extra, "prediction/score")
+    weight = getattr(d, "weight", None)
+    if weight is not None:
+        need([weight], "weight")
+        extra.append(weight)
     if d.features is not None:
         need(list(d.features), "feature")
         features = list(d.features)
@@ -82,7 +87,7 @@ def data_columns(d, columns: list[str], location: str) -> Columns:
         features = [c for c in columns if c not in drop]
     if d.target in features:
         raise DataError(f"{location}: the target column {d.target!r} is also listed as a feature")
-    return Columns(features, d.target, list(d.sensitive), d.prediction, d.score)
+    return Columns(features, d.target, list(d.sensitive), d.prediction, d.score, weight)
 
 
 @dataclass
@@ -235,7 +240,7 @@ def sample_pass(executor, source, parts, cols: Columns, types: dict, task: str, 
         numeric.append(cols.target)
     threshold = 1.0 if k >= n else min(1.0, 1.5 * k / n)
     for _ in range(8):
-        job = SampleJob(cols.all, strata, counted, numeric, seed, threshold, FLOOR, max_vocab)
+        job = SampleJob(cols.all, strata, counted, numeric, seed, threshold, FLOOR, max_vocab, cols.weight)
         with progress(len(parts), "pass 1/2: counts and sample") as advance:
             merged = merge_sample_pass(executor.map(sample_task, source, parts, job), job,
                                        lambda: advance("partitions", 1))
@@ -293,13 +298,24 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     if problems:
         raise PolicyError(str(lp.path), problems)
     _verify_target(first, cols, task, location, head[cols.target].dtype)
+    if cols.weight is not None:
+        from audit.data.weights import weight_error
+
+        bad = weight_error(first["weights"], cols.weight, location)
+        if bad:
+            raise DataError(bad)
     ref = reference if isinstance(reference, pd.DataFrame) else (None if reference is None else Path(reference))
     frame = first["sample"]
     rows = frame.index.to_numpy(dtype=np.int64)
     sample, _ = dataset_from_frame(frame.reset_index(drop=True), location, target=cols.target,
                                    sensitive=cols.sensitive, features=cols.features, prediction=cols.prediction,
-                                   score=cols.score, reference=ref, task=task)
+                                   score=cols.score, reference=ref, task=task, weight=cols.weight)
     sample.rows = rows
+    if len(frame) < int(first["rows"]):  # a stratified sample: each row stands for N_h / n_h rows
+        from audit.passes import inclusion_weights
+
+        strata = ([cols.target] if task == "classification" else []) + cols.sensitive
+        sample.design_weight = inclusion_weights(first, frame, strata)
     sample.feature_types = types
     if sample.reference is not None:
         sample.reference.feature_types = types

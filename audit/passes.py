@@ -43,7 +43,7 @@ from audit.stats.summaries import (
 )
 
 __all__ = ["SampleJob", "PartitionJob", "SummaryPass", "sample_task", "summary_task", "rows_of",
-           "merge_sample_pass", "select_sample", "merge_summaries", "row_hashes", "set_failure", "class_index",
+           "merge_sample_pass", "select_sample", "inclusion_weights", "merge_summaries", "row_hashes", "set_failure", "class_index",
            "MAX_VOCAB", "FLOOR"]
 
 MAX_VOCAB = 1000  # distinct values counted exactly per column; beyond that the column is not counted
@@ -64,6 +64,7 @@ class SampleJob:
     threshold: float  # rows with key < threshold * 2**64 are candidates
     floor: int  # plus the `floor` smallest keys of every stratum
     max_vocab: int = MAX_VOCAB  # distinct values counted per column (policy: execution.max_groups)
+    weight: str | None = None  # weight column, validated on every row
 
 
 def _cut(threshold: float) -> np.uint64:
@@ -97,15 +98,24 @@ def sample_task(source, part: Partition, job: SampleJob) -> dict:
         ok = v[np.isfinite(v)]
         extremes[c] = (float(ok.min()), float(ok.max())) if len(ok) else (np.inf, -np.inf)
     strata = CellTable({k: np.array([n], dtype=np.int64) for k, n in zip(keys, np.bincount(codes), strict=True)})
-    return {"rows": len(df), "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    out = {"rows": len(df), "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    if job.weight is not None:
+        from audit.data.weights import weight_tally
+
+        out["weights"] = weight_tally(df[job.weight])
+    return out
 
 
 def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
     """Add up the sample pass's counts and keep the candidates the selection may need."""
-    cand, strata, counts, extremes, rows = None, CellTable(), {}, {}, 0
+    cand, strata, counts, extremes, rows, weights = None, CellTable(), {}, {}, 0, None
     cut = _cut(job.threshold)
     for r in results:
         rows += r["rows"]
+        if "weights" in r:
+            from audit.data.weights import merge_weight_tallies
+
+            weights = merge_weight_tallies(weights, r["weights"])
         strata = strata + r["strata"]
         for c, vc in r["counts"].items():
             if (c in counts and counts[c] is None) or vc is None:
@@ -119,7 +129,10 @@ def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
             extremes[c] = (min(a, lo), max(b, hi))
         cand = _trim(r["candidates"] if cand is None else pd.concat([cand, r["candidates"]]), cut, job.floor)
         advance()
-    return {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    out = {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    if weights is not None:
+        out["weights"] = weights
+    return out
 
 
 def _trim(cand: pd.DataFrame, cut, floor: int) -> pd.DataFrame:
@@ -129,25 +142,41 @@ def _trim(cand: pd.DataFrame, cut, floor: int) -> pd.DataFrame:
     return cand[(cand["__key"].to_numpy() < cut) | (rank.to_numpy() <= floor)]
 
 
-def select_sample(merged: dict, k: int, n: int, threshold: float) -> pd.DataFrame | None:
-    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (floor FLOOR).
+def select_sample(merged: dict, k: int, n: int, threshold: float, floor: int = FLOOR) -> pd.DataFrame | None:
+    """The stratified sample: in each stratum the n_h smallest keys, n_h proportional (at least
+    ``floor``, or all of the stratum's rows).
 
     Returns None when a stratum has fewer candidates under the threshold than it needs
     (its allocation would then depend on which partitions sent floor rows): the caller
     widens the threshold and reads again. The sample's index holds global row numbers.
+    The sample pass must have kept each stratum's ``floor`` smallest keys (``SampleJob.floor``).
     """
     cand = merged["candidates"].sort_values("__key", kind="stable")
-    want = {key: min(int(size[0]), max(FLOOR, int(round(k * int(size[0]) / n))))
+    want = {key: min(int(size[0]), max(floor, int(round(k * int(size[0]) / n))))
             for key, size in merged["strata"].items()}
     strata = cand["__stratum"]
     under = cand["__key"].to_numpy() < _cut(threshold)
     n_under = pd.Series(under).groupby(strata.to_numpy(), sort=False).sum()
-    if threshold < 1.0 and any(w > FLOOR and n_under.get(key, 0) < w for key, w in want.items()):
+    if threshold < 1.0 and any(w > floor and n_under.get(key, 0) < w for key, w in want.items()):
         return None
     rank = cand.groupby("__stratum", sort=False).cumcount().to_numpy()
     limit = strata.map(want).to_numpy()
     out = cand[rank < limit].sort_index()
     return out.drop(columns=["__key", "__stratum"])
+
+
+def inclusion_weights(merged: dict, sample: pd.DataFrame, strata: list[str]) -> np.ndarray:
+    """Each sample row's design weight ``N_h / n_h``: the rows of its stratum ``h`` in the whole
+    table over the stratum's rows in the sample (the inverse of its inclusion probability; 1.0
+    everywhere when the sample is the whole table).
+
+    Within a stratum the sample is the rows with the smallest seeded keys, a simple random
+    sample without replacement, so ``N_h / n_h`` is the Horvitz-Thompson weight.
+    """
+    codes, keys = cell_keys(sample[strata], strata)
+    sizes = np.array([int(merged["strata"][k][0]) for k in keys], dtype=np.float64)
+    taken = np.bincount(codes, minlength=len(keys)).astype(np.float64)
+    return (sizes / taken)[codes]
 
 
 # -- pass 2: evaluation sets, predictions, summaries --------------------------------------------
@@ -184,10 +213,11 @@ class PartitionJob:
     aux: list[SummaryAux]
     sample_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     threads: int | None = None
+    weight: str | None = None  # weight column (weighted audits)
 
     @property
     def columns(self) -> list[str]:
-        cols = [*self.features, self.target, *self.sensitive, self.prediction, self.score]
+        cols = [*self.features, self.target, *self.sensitive, self.prediction, self.score, self.weight]
         return list(dict.fromkeys(c for c in cols if c is not None))
 
 
@@ -216,11 +246,13 @@ def _hashes(es: EvaluationSet, aux: SummaryAux, wanted) -> dict:
 
 
 def rows_of(es: EvaluationSet, preds, *, task: str, classes, pos_label, sensitive: list[str],
-            cells=None, requests=(), aux: SummaryAux | None = None) -> Rows:
+            cells=None, requests=(), aux: SummaryAux | None = None, weights: np.ndarray | None = None) -> Rows:
     """The :class:`Rows` summaries of ``es`` are computed from.
 
     ``preds`` is a :class:`~audit.models.adapter.Predictions`; ``cells`` the (codes, keys)
-    of the set's sensitive rows when already coded (derived rows map through their base row).
+    of the set's sensitive rows when already coded (derived rows map through their base row);
+    ``weights`` the row weights of ``es``'s rows (weighted audits; each derived row carries the
+    weight of the base row it came from).
     """
     codes, keys = cells if cells is not None else cell_keys(es.sensitive, sensitive)
     frame = es.X
@@ -230,24 +262,25 @@ def rows_of(es: EvaluationSet, preds, *, task: str, classes, pos_label, sensitiv
     kinds = {r.kind for r in requests}
     hashes = _hashes(es, aux, {bool(r.arg) for r in requests if r.kind == "dups"}) if "dups" in kinds else None
     src = np.asarray(es.source_index, dtype=np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if task == "regression":
         return Rows(y=None, pred=None, score=None, proba=None, codes=codes, keys=keys, k=0, pos=0, frame=frame,
                     hashes=hashes, rows=src,
                     y_value=None if es.y is None else np.asarray(es.y, dtype=np.float64),
-                    pred_value=None if preds is None else np.asarray(preds.labels, dtype=np.float64))
+                    pred_value=None if preds is None else np.asarray(preds.labels, dtype=np.float64), w=w)
     classes = np.asarray(classes)
     pos = int(class_index(classes, np.asarray([pos_label]), "pos_label")[0])
     y = class_index(classes, es.y, "target labels") if es.y is not None else None
     if preds is None:  # summaries of the data alone (counts, missing values, duplicates, sketches)
         return Rows(y=y, pred=None, score=None, proba=None, codes=codes, keys=keys, k=len(classes), pos=pos,
-                    frame=frame, hashes=hashes, rows=src)
+                    frame=frame, hashes=hashes, rows=src, w=w)
     proba = _aligned_proba(preds, classes)
     score = None
     if proba is not None:
         score = proba if proba.ndim == 1 else proba[:, pos] if proba.shape[1] == 2 else None
     return Rows(y=y, pred=class_index(classes, preds.labels, "predictions"), score=score,
                 proba=proba if proba is not None and proba.ndim == 2 else None, codes=codes, keys=keys,
-                k=len(classes), pos=pos, frame=frame, hashes=hashes, rows=src)
+                k=len(classes), pos=pos, frame=frame, hashes=hashes, rows=src, w=w)
 
 
 def _aligned_proba(preds, classes: np.ndarray):
@@ -310,6 +343,7 @@ def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> d
     # Evaluation sets never change sensitive values: code the base rows once and map derived
     # rows through the base row each came from.
     base_cells = cell_keys(base.sensitive, job.sensitive)
+    base_w = None if job.weight is None else pd.to_numeric(df[job.weight], errors="coerce").to_numpy(dtype=np.float64)
     out: list[dict] = [dict() for _ in models]
     failed: list[dict] = [dict() for _ in models]
     describe, counts = {}, {}
@@ -328,6 +362,7 @@ def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> d
         if name != "base":
             describe[name] = es.describe()
         cells = base_cells if name == "base" else (base_cells[0][es.source_index - part.start], base_cells[1])
+        w = None if base_w is None else (base_w if name == "base" else base_w[es.source_index - part.start])
         reqs = job.requests.get(name, [])
         for i, model in enumerate(models):
             if name != "base" and base_rows[i] is None:
@@ -337,7 +372,7 @@ def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> d
                 preds = _stored(job, df) if model is None else model.predict_all(es.X, job.task)
                 predict_s[i] += preds.duration_s
                 r = rows_of(es, preds, task=job.task, classes=job.classes, pos_label=job.table.pos_label,
-                            sensitive=job.sensitive, cells=cells, requests=reqs, aux=job.aux[i])
+                            sensitive=job.sensitive, cells=cells, requests=reqs, aux=job.aux[i], weights=w)
                 summaries = {req: summarise(req, r, base_rows[i], job.aux[i]) for req in reqs}
             except Exception as exc:  # noqa: BLE001 - recorded for the checks that read this set
                 failed[i][name] = set_failure(exc, es, name, "predict")

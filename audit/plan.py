@@ -23,9 +23,9 @@ from pydantic import BaseModel, ValidationError
 
 from audit.checks import CheckSpec, get_check
 from audit.evalsets import EvalSetSpec, get_builder, parse_evalset_name
-from audit.stats.summaries import PAIRED_KINDS, Request
+from audit.stats.summaries import PAIRED_KINDS, WEIGHTED, Request
 
-__all__ = ["Facts", "PlanView", "PlannedCheck", "AuditPlan", "build_plan", "resolve_evalset"]
+__all__ = ["Facts", "PlanView", "PlannedCheck", "AuditPlan", "build_plan", "resolve_evalset", "missing_extras"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Facts:
     has_scores: bool  # a score column (predictions-only) or predict_proba
     has_reference: bool
     sensitive: tuple[str, ...]
+    weighted: bool = False  # a weight column: every summary gets its weighted twin (w:<kind>)
+    missing_extras: tuple[tuple[str, str], ...] = ()  # (module, extra) of optional libraries not installed
 
 
 def resolve_evalset(name: str, named: Mapping[str, EvalSetSpec]) -> EvalSetSpec:
@@ -161,6 +163,10 @@ def _skip_reason(spec: CheckSpec, facts: Facts) -> str | None:
         return "needs reference (training) data; the policy names none (data.reference)"
     if "sensitive" in spec.needs and not facts.sensitive:
         return "needs sensitive columns; the policy names none (data.sensitive)"
+    for module, extra in spec.extras.items():
+        if (module, extra) in facts.missing_extras:
+            return (f"needs the optional '{extra}' extra ({module} is not installed); install it with: "
+                    f"pip install 'audit[{extra}]'")
     return None
 
 
@@ -177,6 +183,8 @@ def _plan_check(i: int, entry, named, view: PlanView, facts: Facts) -> PlannedCh
         return PlannedCheck(**base, params=params, skip=skip)
     try:
         reqs = tuple(Request(*r) for r in spec.requests(evalset, params, view))
+        if facts.weighted:  # every summary next to its weighted twin, which the check reads
+            reqs = reqs + tuple(Request(WEIGHTED + r.kind, r.evalset, r.arg) for r in reqs)
         reads = tuple(spec.evalsets(evalset, params, view))
         for name in reads:
             resolve_evalset(name, named)
@@ -204,6 +212,17 @@ def _partitionable(spec: EvalSetSpec) -> bool:
         return bool(b.partitionable(b.params.model_validate(spec.params)))
     except ValidationError:
         return False  # the build on the sample reports the bad parameters
+
+
+def missing_extras() -> tuple[tuple[str, str], ...]:
+    """(module, extra) of every optional library a registered check declares and that is not
+    installed (looked up, not imported)."""
+    import importlib.util
+
+    from audit.checks import all_checks
+
+    wanted = {(m, e) for spec in all_checks().values() for m, e in spec.extras.items()}
+    return tuple(sorted((m, e) for m, e in wanted if importlib.util.find_spec(m) is None))
 
 
 def build_plan(policy, facts: Facts) -> AuditPlan:

@@ -31,13 +31,14 @@ import numpy as np
 from audit.checks.latency import TIMING_CHECKS, start_background
 from audit.context import AuditContext, AuditSettings
 from audit.digest import with_digest
+from audit.data.population import check_population, load_population
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
 from audit.inputs import AuditInputs, LoadedModel, load_models, model_manifest, prepare_inputs
 from audit.manifest import hardware, library_versions, utc_now
 from audit.models.adapter import Predictions
 from audit.passes import PartitionJob, merge_summaries, summary_task
-from audit.plan import AuditPlan, Facts, PlannedCheck, build_plan
+from audit.plan import AuditPlan, Facts, PlannedCheck, build_plan, missing_extras
 from audit.policy import LoadedPolicy, load_policy
 from audit.profiling import wait_background
 from audit.progress import progress
@@ -131,6 +132,7 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
     reference = options.reference if options.reference is not None else lp.resolve(p.data.reference)
     models = load_models(lp, options.models, options.trust_model, tuple(options.trust_types))
     configured = configured_threads()  # before any limit: the process's own thread settings
+    population = load_population(p.population, lp.base_dir, list(p.data.sensitive))
     prog = progress(options.progress)
     executor = make_executor(execution.executor, execution.address, execution.workers, execution.memory_limit)
     try:
@@ -141,7 +143,8 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
                                 partition_rows=None if execution.executor == "memory" else execution.partition_rows,
                                 sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
         t_sample = time.perf_counter() - t0
-        audits = [_Audit(lp, options, inputs, m, seed, threads.predict) for m in models]
+        check_population(population, inputs.first["counts"], inputs.source.location)
+        audits = [_Audit(lp, options, inputs, m, seed, threads.predict, population) for m in models]
         t0 = time.perf_counter()
         task_s = _summary_pass(executor, inputs, audits, prog, threads.predict)
         timing = {"sample_pass_s": round(t_sample, 3), "summary_pass_s": round(time.perf_counter() - t0, 3),
@@ -163,7 +166,7 @@ class _Audit:
     """One model's audit: its plan, context, summaries and result."""
 
     def __init__(self, lp: LoadedPolicy, options: RunOptions, inputs: AuditInputs, model: LoadedModel, seed: int,
-                 threads: int | None = None):
+                 threads: int | None = None, population=None):
         p = lp.policy
         self.lp, self.options, self.inputs, self.model = lp, options, inputs, model
         self.started, self.t0 = utc_now(), time.perf_counter()
@@ -171,10 +174,12 @@ class _Audit:
         has_proba = adapter is not None and adapter.has_proba
         facts = Facts(task=inputs.task, has_model=adapter is not None, has_proba=has_proba,
                       has_scores=has_proba or (adapter is None and inputs.columns.score is not None),
-                      has_reference=inputs.sample.reference is not None, sensitive=tuple(inputs.columns.sensitive))
+                      has_reference=inputs.sample.reference is not None, sensitive=tuple(inputs.columns.sensitive),
+                      weighted=inputs.columns.weight is not None, missing_extras=missing_extras())
         self.plan: AuditPlan = build_plan(p, facts)
         settings = AuditSettings(seed=seed, confidence=p.defaults.confidence, n_boot=p.defaults.n_boot,
-                                 min_group_size=p.defaults.min_group_size, task=inputs.task, pos_label=p.pos_label)
+                                 min_group_size=p.defaults.min_group_size, task=inputs.task, pos_label=p.pos_label,
+                                 population=population)
         named = {n: EvalSetSpec(name=n, kind=d.kind, severity=d.severity, params=dict(d.params))
                  for n, d in p.evalsets.items()}
         self.ctx = AuditContext(settings=settings, dataset=inputs.sample, model=adapter,
@@ -261,7 +266,7 @@ def _summary_pass(executor, inputs: AuditInputs, audits: list[_Audit], prog, thr
                        table=inputs.table, specs=specs,
                        requests={n: sorted(r, key=repr) for n, r in requests.items()},
                        aux=[a.aux() for a in audits], sample_rows=np.asarray(inputs.sample.rows, dtype=np.int64),
-                       threads=threads)
+                       threads=threads, weight=cols.weight)
     label = "pass 2/2: predict + summarise"
     with prog(len(inputs.parts), label) as advance:
         merged, task_s = merge_summaries(executor.map(summary_task, inputs.source, inputs.parts, job,

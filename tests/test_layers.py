@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("audit.cli", "audit.__main__", "audit.publish", "audit.terminal"),
     ("audit.api", "audit"),
     ("audit.runner", "audit.inputs", "audit.passes", "audit.plan", "audit.context", "audit.progress",
+     "audit.sampling",
      "audit.demo_context", "audit.report", "audit.compare", "audit.integrations", "audit.verdict",
      "audit.policy", "audit.trust", "audit.verify", "audit.input_checks"),
     ("audit.checks",),

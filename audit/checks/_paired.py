@@ -12,6 +12,10 @@ errors (:mod:`audit.stats._moments`).
 
 An unpaired comparison (a resampled set) bootstraps the base set and the
 derived set each on its own.
+
+In a weighted audit the same cells carry their weight sums (the ``w:`` twins of
+the summaries): point values are the weighted metrics and the replicates carry
+each cell's weights (:class:`audit.stats._weights.Tally`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from audit.stats import (
     bootstrap_counts,
     percentile_interval,
 )
+from audit.stats._weights import Tally, table_tallies
 
 __all__ = [
     "CLASS_METRICS",
@@ -40,6 +45,8 @@ __all__ = [
     "metric_family",
     "auc_from_hist",
     "grouped",
+    "grouped_tally",
+    "tallies",
     "method",
     "degradation",
     "interval",
@@ -63,9 +70,15 @@ def metric_family(metric: str) -> str:
     raise CheckError(f"unknown metric {metric!r}")
 
 
-def method(metric: str, paired: bool) -> str:
+def method(metric: str, paired: bool, weighted: bool = False) -> str:
     """The interval method label of a robustness value (documented in docs/methods.md)."""
     fam = metric_family(metric)
+    if weighted:
+        if fam == "reg":
+            return "paired-bootstrap-weighted-binned" if paired else "bootstrap-weighted-binned"
+        if fam == "score":
+            return "paired-bootstrap-weighted-score-cells" if paired else "bootstrap-weighted-score-histogram"
+        return "paired-bootstrap-weighted-counts" if paired else "bootstrap-weighted-counts"
     if fam == "reg":
         return "paired-bootstrap-binned" if paired else "bootstrap-binned"
     if fam == "score":
@@ -136,14 +149,16 @@ class PairedResult:
 
 
 def paired_from_counts(metric, counts, k: int, pos: int, n_boot: int, rng) -> PairedResult:
-    """Paired values and replicates from (true, base, derived) cell counts ``(..., k**3)``."""
-    reps = bootstrap_counts(counts, n_boot, rng)
+    """Paired values and replicates from (true, base, derived) cell counts ``(..., k**3)`` (or a
+    :class:`~audit.stats._weights.Tally` of them: weighted values and replicates when weighted)."""
+    t = counts if isinstance(counts, Tally) else Tally(counts)
+    reps = t.resample(n_boot, rng)
 
     def both(c):
         c = c.reshape(c.shape[:-1] + (k, k, k))
         return (metric_from_confusion(c.sum(-1), metric, pos), metric_from_confusion(c.sum(-2), metric, pos))
 
-    b, p = both(counts)
+    b, p = both(t.point)
     br, pr = both(reps)
     return PairedResult(b, p, br, pr)
 
@@ -153,6 +168,47 @@ def grouped(sm, table, cols):
     if not cols:
         return None, table.total()
     return project_groups(table, sm.sensitive, list(cols))
+
+
+def tallies(sm, kind: str, name: str) -> dict:
+    """``{fine cell key: Tally}`` of a cell-table summary (with its weights when weighted)."""
+    return table_tallies(sm.get(kind, name), sm.weighted_summary(kind, name))
+
+
+def grouped_tally(sm, table: dict, cols):
+    """A ``{key: Tally}`` table summed into the groups of ``cols``: ``(labels or None, Tally)``; the
+    labels and order of :func:`grouped`."""
+    import pandas as pd
+
+    from audit.stats import group_codes
+
+    def add(a, b):
+        return Tally(a.n + b.n, None if b.w is None else a.w + b.w, None if b.w2 is None else a.w2 + b.w2)
+
+    # Keys in sorted order: the float weight sums are added in one order whatever the partitioning.
+    items = [table[k] for k in sorted(table)]
+    if not cols:
+        out = items[0]
+        for t in items[1:]:
+            out = add(out, t)
+        return None, out
+    pos = [sm.sensitive.index(c) for c in cols]
+    merged: dict = {}
+    for key, t in sorted(table.items()):
+        sub = tuple(key[j] for j in pos)
+        merged[sub] = add(merged[sub], t) if sub in merged else t
+    keys = sorted(merged)
+    codes, names = group_codes(pd.DataFrame(keys, columns=list(cols)), list(cols))
+    first = items[0]
+    n = np.zeros((len(names), *first.n.shape), dtype=np.int64)
+    w = None if first.w is None else np.zeros((len(names), *first.n.shape))
+    w2 = None if first.w is None else np.zeros((len(names), *first.n.shape))
+    for key, code in zip(keys, codes, strict=True):
+        n[code] += merged[key].n
+        if w is not None:
+            w[code] += merged[key].w
+            w2[code] += merged[key].w2
+    return names, Tally(n, w, w2)
 
 
 def project_groups(table, sensitive: list[str], cols: list[str], other=None):
@@ -202,6 +258,8 @@ def paired_result(sm, name: str, metric: str, paired: bool, cols, n_boot: int, r
 
 def _class(sm, name, metric, paired, cols, n_boot, rng):
     k, pos = len(sm.classes), sm.pos_index
+    if sm.weighted:
+        return _class_weighted(sm, name, metric, paired, cols, n_boot, rng, k, pos)
     if paired:
         names, counts = grouped(sm, sm.get("paired", name), cols)
         r = paired_from_counts(metric, counts, k, pos, n_boot, rng)
@@ -216,6 +274,31 @@ def _class(sm, name, metric, paired, cols, n_boot, rng):
     re_ = paired_from_counts(metric, ce, k, pos, n_boot, rng)
     return PairedResult(rb.base, re_.pert, rb.base_reps, re_.pert_reps), names, \
         None if names is None else ce.sum(-1)
+
+
+def _class_weighted(sm, name, metric, paired, cols, n_boot, rng, k, pos):
+    if paired:
+        names, t = grouped_tally(sm, tallies(sm, "paired", name), cols)
+        r = paired_from_counts(metric, t, k, pos, n_boot, rng)
+        return r, names, None if names is None else t.n.sum(-1)
+    tb = {key: t.map(lambda a: _cube_one(a, k)) for key, t in tallies(sm, "confusion", "base").items()}
+    te = {key: t.map(lambda a: _cube_one(a, k)) for key, t in tallies(sm, "confusion", name).items()}
+    names, cb = grouped_tally(sm, tb, cols)
+    names_e, ce = grouped_tally(sm, te, cols)
+    if names != names_e:
+        raise CheckError("the base and derived sets have different groups; compare on a perturbed set")
+    rb = paired_from_counts(metric, cb, k, pos, n_boot, rng)
+    re_ = paired_from_counts(metric, ce, k, pos, n_boot, rng)
+    return PairedResult(rb.base, re_.pert, rb.base_reps, re_.pert_reps), names, \
+        None if names is None else ce.n.sum(-1)
+
+
+def _cube_one(cm, k: int):
+    cm = np.asarray(cm)
+    c = np.zeros((k, k, k), dtype=cm.dtype)
+    idx = np.arange(k)
+    c[idx[:, None], idx[None, :], idx[None, :]] = cm.reshape(k, k)
+    return c.ravel()
 
 
 def _cube(table, k: int):
@@ -237,11 +320,28 @@ def _auc_reps(hist: np.ndarray, n_boot: int, rng) -> tuple[float, np.ndarray]:
     return value, reps
 
 
+def _auc_reps_weighted(counts: np.ndarray, wsum, n_boot: int, rng) -> tuple[float, np.ndarray]:
+    # The weighted histograms: exact-ish weighted AUC; weighted replicates on the coarse bins.
+    v = wsum.values()
+
+    def coarse(a):
+        return a.reshape(2, COARSE_AUC_BINS, -1).sum(axis=2)
+
+    w = v[:, 0].reshape(2, -1)
+    value = float(auc_from_counts(w))
+    t = Tally(coarse(counts), coarse(w), coarse(v[:, 1].reshape(2, -1)))
+    shift = value - float(auc_from_counts(t.w)) if np.isfinite(value) else 0.0
+    reps = auc_from_counts(t.map(np.ravel).resample(n_boot, rng).reshape(n_boot, 2, -1)) + shift
+    return value, reps
+
+
 def _score(sm, name, paired, cols, n_boot, rng):
     from audit.stats.summaries import PAIRED_SCORE_BINS
 
     if len(sm.classes) != 2:
         raise CheckError("metric 'roc_auc' needs a binary classifier")
+    if sm.weighted:
+        return _score_weighted(sm, name, paired, cols, n_boot, rng, PAIRED_SCORE_BINS)
     if not paired:
         if cols:
             raise CheckError("a per-group ROC AUC drop needs a perturbed (row-preserving) evaluation set")
@@ -266,6 +366,42 @@ def _score(sm, name, paired, cols, n_boot, rng):
     return PairedResult(np.asarray(eb), np.asarray(ep), br + (eb - bin_b), pr + (ep - bin_p)), None, None
 
 
+def _score_weighted(sm, name, paired, cols, n_boot, rng, nb):
+    def exact(setname):
+        return float(auc_from_counts(sm.weighted_summary("scores", setname).values()[:, 0].reshape(2, -1)))
+
+    if not paired:
+        if cols:
+            raise CheckError("a per-group ROC AUC drop needs a perturbed (row-preserving) evaluation set")
+        vb, rb = _auc_reps_weighted(sm.get("scores", "base"), sm.weighted_summary("scores", "base"), n_boot, rng)
+        vp, rp = _auc_reps_weighted(sm.get("scores", name), sm.weighted_summary("scores", name), n_boot, rng)
+        return PairedResult(np.asarray(vb), np.asarray(vp), rb, rp), None, None
+    names, t = grouped_tally(sm, tallies(sm, "paired_scores", name), cols)
+    reps = t.resample(n_boot, rng)
+
+    def both(c):
+        c = np.asarray(c, dtype=float).reshape(c.shape[:-1] + (2, nb, nb))
+        hb, hp = c.sum(-1), c.sum(-2)
+        return auc_from_hist(hb[..., 1, :], hb[..., 0, :]), auc_from_hist(hp[..., 1, :], hp[..., 0, :])
+
+    bin_b, bin_p = both(t.w)
+    br, pr = both(reps)
+    if cols:
+        return PairedResult(bin_b, bin_p, br, pr), names, t.n.sum(-1)
+    eb, ep = exact("base"), exact(name)
+    return PairedResult(np.asarray(eb), np.asarray(ep), br + (eb - bin_b), pr + (ep - bin_p)), None, None
+
+
+def _w_reg_metric(metric: str, m: np.ndarray, abs_i: int, sq_i: int, y_i: int, y2_i: int) -> np.ndarray:
+    # Weighted metric from the means of (w, w |e|, w e^2, ..., w y, w y^2): column 0 is w.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "mae":
+            return m[..., abs_i] / m[..., 0]
+        if metric == "rmse":
+            return np.sqrt(m[..., sq_i] / m[..., 0])
+        return 1.0 - m[..., sq_i] / (m[..., y2_i] - m[..., y_i] ** 2 / m[..., 0])
+
+
 def _reg_metric(metric: str, m: np.ndarray, abs_i: int, sq_i: int, y_i: int, y2_i: int) -> np.ndarray:
     if metric == "mae":
         return m[..., abs_i]
@@ -277,6 +413,10 @@ def _reg_metric(metric: str, m: np.ndarray, abs_i: int, sq_i: int, y_i: int, y2_
 
 def _regression(sm, name, metric, paired, cols, n_boot, rng):
     from audit.stats._moments import PAIRED_COLUMNS, REGRESSION_COLUMNS, group_moments, moments_of
+    from audit.stats.summaries import W_PAIRED_STATS, W_REGRESSION_STATS
+
+    weighted = sm.weighted
+    fn = _w_reg_metric if weighted else _reg_metric
 
     def values(ms, *idxs):
         # One bootstrap draw per moment summary: a paired summary's base and derived metrics
@@ -284,26 +424,31 @@ def _regression(sm, name, metric, paired, cols, n_boot, rng):
         means = ms.exact_means()
         point = np.array([means[c] for c in ms.columns])
         reps = bootstrap_binned_means(ms.binned, n_boot, rng)
-        return [(_reg_metric(metric, point, *i), _reg_metric(metric, reps, *i)) for i in idxs]
+        return [(fn(metric, point, *i), fn(metric, reps, *i)) for i in idxs]
 
-    def per_groups(table, columns):
+    def per_groups(kind, setname, columns):
+        table = sm.weighted_summary(kind, setname) if weighted else sm.get(kind, setname)
         if cols:
             names, ms = group_moments(table, sm.sensitive, list(cols), columns)
             return names, ms
         return None, [moments_of(table, columns)]
 
     if paired:
-        names, ms = per_groups(sm.get("paired_moments", name), PAIRED_COLUMNS)
-        both = [values(m, (0, 1, 4, 5), (2, 3, 4, 5)) for m in ms]
+        # Weighted columns: (w, w|e_base|, w e_base^2, w|e|, w e^2, w y, w y^2).
+        cols_p, ib, ip = ((W_PAIRED_STATS, (1, 2, 5, 6), (3, 4, 5, 6)) if weighted
+                          else (PAIRED_COLUMNS, (0, 1, 4, 5), (2, 3, 4, 5)))
+        names, ms = per_groups("paired_moments", name, cols_p)
+        both = [values(m, ib, ip) for m in ms]
         b, p = [x[0] for x in both], [x[1] for x in both]
         ng = None if names is None else np.array([m.n for m in ms])
     else:
-        names, mb = per_groups(sm.get("moments", "base"), REGRESSION_COLUMNS)
-        names_e, me = per_groups(sm.get("moments", name), REGRESSION_COLUMNS)
+        cols_r, ir = (W_REGRESSION_STATS, (1, 2, 3, 4)) if weighted else (REGRESSION_COLUMNS, (0, 1, 2, 3))
+        names, mb = per_groups("moments", "base", cols_r)
+        names_e, me = per_groups("moments", name, cols_r)
         if names != names_e:
             raise CheckError("the base and derived sets have different groups; compare on a perturbed set")
-        b = [values(m, (0, 1, 2, 3))[0] for m in mb]
-        p = [values(m, (0, 1, 2, 3))[0] for m in me]
+        b = [values(m, ir)[0] for m in mb]
+        p = [values(m, ir)[0] for m in me]
         ng = None if names is None else np.array([m.n for m in me])
     if names is None:
         return PairedResult(b[0][0], p[0][0], b[0][1], p[0][1]), None, None

@@ -79,6 +79,9 @@ class CheckSpec:
         for some params) for a check that reads rows.
     reads : callable or None
         ``reads(evalset, params, view) -> [evalset, ...]`` for a row check (default: its evalset).
+    extras : dict
+        Optional library module -> the ``audit`` extra installing it; the plan SKIPs the check,
+        naming the extra, when the module is not installed.
     """
 
     id: str
@@ -94,6 +97,7 @@ class CheckSpec:
     summaries: Callable | None = None
     reads: Callable | None = None
     extra: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -130,11 +134,14 @@ def register_check(
     unit: str = "",
     summaries: Callable | None = None,
     reads: Callable | None = None,
+    extras: dict[str, str] | None = None,
 ):
     """Register a check function under a stable dotted id.
 
     Give ``summaries`` for a check computed from mergeable summaries, or ``reads``
-    (optional) for a check that needs rows; see the module docstring.
+    (optional) for a check that needs rows; see the module docstring. ``extras`` maps an
+    optional library the check imports to the extra that installs it (``{"fairlearn":
+    "mitigation"}``): without it the check is SKIPPED naming the extra.
 
     Examples
     --------
@@ -167,6 +174,7 @@ def register_check(
             unit=unit,
             summaries=summaries,
             reads=reads,
+            extras=dict(extras or {}),
         )
         return func
 

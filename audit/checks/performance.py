@@ -16,6 +16,11 @@ grow with ``n_boot x rows``:
 Point values are scikit-learn's: exact for counts and regression errors (exact
 sums), within 2**-32 per row for the fixed-point loss sums, and for ROC AUC
 within half the share of positive-negative pairs sharing a score bin (reported).
+
+In a weighted audit (``data.weight``) every metric is scikit-learn's with
+``sample_weight``: computed from the weighted twins of the same summaries
+(exact weight sums per cell), with the weighted count bootstrap
+(:mod:`audit.stats._weights`: rows resampled, each cell carrying its weights).
 """
 
 from __future__ import annotations
@@ -116,6 +121,23 @@ def _num(v):
 
 
 # ------------------------------------------------------------- confusion-count metrics
+def _weight_details(t) -> dict:
+    """What a weighted value rests on: the weight total and Kish's effective number of rows."""
+    from audit.stats._weights import kish_n
+
+    w, w2 = float(np.sum(t.w)), float(np.sum(t.w2))
+    return {"weighted": {"sum_of_weights": w, "effective_rows": float(kish_n(w, w2))}}
+
+
+def _from_tally(ctx, label: str, metric, t, n: int, details: dict) -> Measurement:
+    """The weighted path of a confusion-count metric: weighted counts, weighted count bootstrap."""
+    b, rng = _boot(ctx)
+    shape = t.n.shape
+    reps = t.map(np.ravel).resample(b, rng).reshape((b,) + shape)
+    return _measurement(ctx, label, metric(t.w), metric(reps), n, "bootstrap-weighted-counts",
+                        {**details, **_weight_details(t)})
+
+
 def _from_counts(ctx, label: str, metric, counts: np.ndarray, n: int, details: dict) -> Measurement:
     """The shared path of every confusion-count metric: exact value, multinomial bootstrap.
 
@@ -197,6 +219,10 @@ def _confusion_check(id: str, doc: str, build, params=NoParams) -> None:
         cm, classes = ctx.summaries.confusion(ctx.evalset_name)
         metric, label = build(ctx, classes, params)
         tables = [_confusion_table(cm, classes)] if len(classes) <= MAX_TABLE_CLASSES else []
+        if ctx.summaries.weighted:
+            k = len(classes)
+            t = ctx.summaries.tally("confusion", ctx.evalset_name, size=k * k).map(lambda a: np.reshape(a, (k, k)))
+            return _from_tally(ctx, label, metric, t, int(cm.sum()), {"tables": tables})
         return _from_counts(ctx, label, metric, cm, int(cm.sum()), {"tables": tables})
 
     check.__doc__ = doc
@@ -232,6 +258,8 @@ def roc_auc(ctx, params):
     """
     _binary(ctx, "ROC AUC")
     counts = ctx.summaries.get("scores", ctx.evalset_name)  # (2, bins): negatives, positives
+    if ctx.summaries.weighted:
+        return _weighted_auc(ctx, counts, ctx.summaries.weighted_summary("scores", ctx.evalset_name))
     value = float(auc_from_counts(counts))
     tied = float((counts[0] * counts[1]).sum()) / max(float(counts[0].sum() * counts[1].sum()), 1.0)
     # The bootstrap runs on 1024 coarser bins, shifted by their binning error.
@@ -246,6 +274,33 @@ def roc_auc(ctx, params):
                         {"tables": [table], "charts": [_score_histogram(counts, ctx.pos_label)],
                          "tied_pair_share": tied},
                         note=f"{counts.shape[1]:,} score bins; error at most {tied / 2:.1e}")
+
+
+def _weighted_auc(ctx, counts, wsum) -> Measurement:
+    """ROC AUC with row weights: the weighted Mann-Whitney statistic (scikit-learn's ``roc_auc_score``
+    with ``sample_weight``) from weighted score histograms; weighted bootstrap of the coarse bins."""
+    from audit.stats._weights import Tally
+
+    v = wsum.values()
+    w, w2 = v[:, 0].reshape(2, -1), v[:, 1].reshape(2, -1)
+    value = float(auc_from_counts(w))
+    tied = float((w[0] * w[1]).sum()) / max(float(w[0].sum() * w[1].sum()), 1e-300)
+
+    def coarse(a):
+        return a.reshape(2, MAX_BINS, -1).sum(axis=2)
+
+    t = Tally(coarse(counts), coarse(w), coarse(w2))
+    shift = value - float(auc_from_counts(t.w)) if np.isfinite(value) else 0.0
+    b, rng = _boot(ctx)
+    reps = auc_from_counts(t.map(np.ravel).resample(b, rng).reshape(b, 2, -1)) + shift
+    n_pos, n = int(counts[1].sum()), int(counts.sum())
+    table = {"title": "Rows by class", "columns": ["class", "rows", "sum of weights"],
+             "rows": [[f"positive ({ctx.pos_label})", n_pos, float(w[1].sum())],
+                      ["negative", n - n_pos, float(w[0].sum())]]}
+    return _measurement(ctx, "ROC AUC", value, reps, n, "bootstrap-weighted-score-histogram",
+                        {"tables": [table], "charts": [_score_histogram(counts, ctx.pos_label)],
+                         "tied_pair_share": tied, **_weight_details(t)},
+                        note=f"weighted; {counts.shape[1]:,} score bins; error at most {tied / 2:.1e}")
 
 
 def _score_histogram(counts: np.ndarray, pos_label, bins: int = 20) -> dict:
@@ -284,6 +339,8 @@ def _loss(ctx, kind: str, label: str) -> Measurement:
     """
     from audit.stats import BinnedMoments
 
+    if ctx.summaries.weighted:
+        return _weighted_loss(ctx, kind, label)
     s = ctx.summaries.get("loss", ctx.evalset_name, kind)
     cnt = s["count"]
     sums = s["sums"].values()
@@ -305,6 +362,37 @@ def _loss(ctx, kind: str, label: str) -> Measurement:
                            "rows": rows}]}
     value = float(s["sums"].fractions()[0] / n) if n else float("nan")
     return _measurement(ctx, label, value, reps, n, "bootstrap-binned", details, ".4f")
+
+
+def _weighted_loss(ctx, kind: str, label: str) -> Measurement:
+    """Weighted mean loss ``sum(w * loss) / sum(w)`` (exact sums, rounded once); the interval
+    bootstraps the loss-bin cells of the per-row vector ``(w, w * loss)`` (moment-matched) and
+    takes the ratio of the replicate sums."""
+    from audit.stats._weights import Tally, binned_from_sums
+
+    wc = ctx.summaries.weighted_summary("loss", ctx.evalset_name, kind)
+    cnt = wc.counts
+    v = wc.values()  # w, w^2, w*loss, w^2*loss, w^2*loss^2 per cell
+    first = np.column_stack([v[:, 0], v[:, 2]])
+    second = np.stack([np.stack([v[:, 1], v[:, 3]], -1), np.stack([v[:, 3], v[:, 4]], -1)], -2)
+    b, rng = _boot(ctx)
+    reps = bootstrap_binned_means(binned_from_sums(cnt, first, second), b, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reps = reps[:, 1] / reps[:, 0]
+    fr = wc.sums.fractions()
+    n = int(cnt.sum())
+    value = float(fr[2] / fr[0]) if fr[0] else float("nan")
+    classes = ctx.summaries.classes
+    k = len(classes)
+    by_cnt = cnt.reshape(k, -1).sum(axis=1)
+    by_w = v[:, 0].reshape(k, -1).sum(axis=1)
+    by_tot = v[:, 2].reshape(k, -1).sum(axis=1)
+    rows = [[str(classes[i]), int(by_cnt[i]), float(by_w[i]), _num(by_tot[i] / by_w[i]) if by_w[i] else None]
+            for i in range(k)]
+    details = {"tables": [{"title": f"Weighted mean {label} by true class",
+                           "columns": ["class", "rows", "sum of weights", label], "rows": rows}],
+               **_weight_details(Tally(cnt, v[:, 0], v[:, 1]))}
+    return _measurement(ctx, label, value, reps, n, "bootstrap-weighted-binned", details, ".4f", note="weighted")
 
 
 # ------------------------------------------------------------------------------- ECE
@@ -331,6 +419,8 @@ def expected_calibration_error(ctx, params):
     often sits above the point value; compare the point value with thresholds.
     """
     k = params.n_bins
+    if ctx.summaries.weighted:
+        return _weighted_ece(ctx, k, len(ctx.summaries.classes) == 2)
     e = ctx.summaries.get("ece", ctx.evalset_name, k)
     counts = e["count"]
     # Replicates replace each score by its (sub-bin, hit) cell mean: error < 1/(k*64) per row.
@@ -347,12 +437,35 @@ def _ece_measurement(ctx, counts, means, k: int, binary: bool) -> Measurement:
                         "bootstrap-counts", details, note=f"{k} bins")
 
 
-def _reliability(counts, means, k: int, level: float, observed: str) -> dict:
+def _weighted_ece(ctx, k: int, binary: bool) -> Measurement:
+    """ECE with row weights: ``sum_b |sum w (hit - conf)| / sum w`` over the bins; replicates carry
+    each (sub-bin, hit) cell's weights and its weighted mean confidence."""
+    from audit.stats._weights import Tally
+
+    wc = ctx.summaries.weighted_summary("ece", ctx.evalset_name, k)
+    v = wc.values()  # w, w^2, w*conf per cell
+    t = Tally(wc.counts, v[:, 0], v[:, 1])
+    means = _div(v[:, 2], v[:, 0], 0.0)
+    boot, rng = _boot(ctx)
+    reps = _ece(t.resample(boot, rng), means, k)
+    details = _reliability(t.w, means, k, ctx.settings.confidence,
+                           f"positive rate ({ctx.pos_label})" if binary else "accuracy", w2=t.w2)
+    details.update(_weight_details(t))
+    return _measurement(ctx, "expected calibration error", _ece(t.w, means, k), reps, int(t.n.sum()),
+                        "bootstrap-weighted-counts", details, note=f"weighted; {k} bins")
+
+
+def _reliability(counts, means, k: int, level: float, observed: str, w2=None) -> dict:
     c = counts.reshape(k, -1, 2).astype(np.float64)
     n_b = c.sum(axis=(1, 2))
     conf_b = _div((c * means.reshape(k, -1, 2)).sum(axis=(1, 2)), n_b)
     hits_b = c[..., 1].sum(axis=1)
-    lo, hi = wilson_interval(hits_b, n_b, level)
+    if w2 is None:
+        lo, hi = wilson_interval(hits_b, n_b, level)
+    else:  # weighted: Wilson on Kish's effective rows of each bin
+        from audit.stats._weights import wilson_kish
+
+        lo, hi = wilson_kish(hits_b, n_b, np.asarray(w2).reshape(k, -1).sum(axis=1), level)
     rate = _div(hits_b, n_b)
     rows, x, ys, lows, highs = [], [], [], [], []
     for i in range(k):
@@ -389,6 +502,8 @@ def _r2(m):
 
 def _regression_check(id: str, label: str, metric, exact, higher: bool, doc: str) -> None:
     def check(ctx, params):
+        if ctx.summaries.weighted:
+            return _weighted_regression(ctx, id, label)
         mom = moments_of(ctx.summaries.get("moments", ctx.evalset_name))
         b, rng = _boot(ctx)
         reps = metric(bootstrap_binned_means(mom.binned, b, rng))
@@ -406,6 +521,61 @@ def _regression_check(id: str, label: str, metric, exact, higher: bool, doc: str
     check.__name__ = check.__qualname__ = id.split(".", 1)[1]
     register_check(id, needs={"labels"}, tasks={"regression"}, higher_is_better=higher,
                    summaries=lambda es, params, view: [("moments", es, None)])(check)
+
+
+def _w_mae(m):
+    return m[..., 1] / m[..., 0]
+
+
+def _w_rmse(m):
+    return np.sqrt(m[..., 2] / m[..., 0])
+
+
+def _w_r2(m):
+    # scikit-learn's weighted R^2: 1 - sum w e^2 / sum w (y - mean_w y)^2.
+    return 1.0 - _div(m[..., 2], m[..., 4] - m[..., 3] ** 2 / m[..., 0])
+
+
+_W_REG = {"performance.mae": _w_mae, "performance.rmse": _w_rmse, "performance.r2": _w_r2}
+
+
+def _weighted_regression(ctx, id: str, label: str) -> Measurement:
+    """Weighted MAE / RMSE / R^2 from the weighted moments (exact sums of ``w``, ``w |e|``, ``w e^2``,
+    ``w y``, ``w y^2``, ``w prediction`` and their products per |error| bin): exact point values,
+    binned bootstrap of the weighted sums."""
+    from fractions import Fraction
+
+    from audit.stats.summaries import W_REGRESSION_STATS
+
+    mom = moments_of(ctx.summaries.weighted_summary("moments", ctx.evalset_name), W_REGRESSION_STATS)
+    b, rng = _boot(ctx)
+    reps = _W_REG[id](bootstrap_binned_means(mom.binned, b, rng))
+    s = mom.exact_sums()
+    w = s["w"]
+    if w:
+        mae, mse = s["w_abs_error"] / w, s["w_sq_error"] / w
+        sst = s["w_y2"] - s["w_y"] * s["w_y"] / w
+        r2 = float(1 - s["w_sq_error"] / sst) if sst else float("nan")
+        exact = {"performance.mae": float(mae), "performance.rmse": float(np.sqrt(float(mse))),
+                 "performance.r2": r2}
+        mean_err = float((s["w_pred"] - s["w_y"]) / w)
+    else:
+        exact, mae, mse, r2, mean_err = {}, Fraction(0), Fraction(0), float("nan"), float("nan")
+    rows = [["rows", mom.n], ["sum of weights", float(w)], ["weighted mean error (prediction - target)",
+                                                            _num(mean_err)],
+            ["weighted MAE", _num(float(mae)) if w else None],
+            ["weighted RMSE", _num(np.sqrt(float(mse))) if w else None], ["weighted R²", _num(r2)]]
+    from audit.stats._weights import kish_n
+
+    details = {"tables": [{"title": "Weighted error summary", "columns": ["statistic", "value"], "rows": rows}],
+               "weighted": {"sum_of_weights": float(w), "effective_rows": float(kish_n(float(w), _sum_w2(mom)))}}
+    return _measurement(ctx, label, exact.get(id, float("nan")), reps, mom.n, "bootstrap-weighted-binned",
+                        details, spec="#.4g", note="weighted")
+
+
+def _sum_w2(mom) -> float:
+    # Sum of w^2: the product column (w, w) of the weighted moments (the first product column).
+    return float(mom.sums.fractions()[mom.d])
 
 
 _regression_check("performance.mae", "MAE", _mae, lambda m: m.exact_means()["abs_error"], False,

@@ -141,7 +141,7 @@ def metric_drop(ctx, params):
     lo, hi = P.interval(P.degradation(metric, r.base_reps, r.pert_reps, mode), level)
     m = Measurement(
         value=_f(d), interval=Interval(low=_f(lo), high=_f(hi), level=level,
-                                       method=P.method(metric, paired)),
+                                       method=P.method(metric, paired, ctx.summaries.weighted)),
         n=int(_n_rows(ctx, ctx.evalset_name)),
         message=f"{metric} {_f(r.base):.4g} on base, {_f(r.pert):.4g} on {where}: "
                 f"{'relative ' if mode == 'relative' else ''}drop {_f(d):.4g}.",
@@ -149,11 +149,12 @@ def metric_drop(ctx, params):
     )
     if curve:
         n_rows = {s: _n_rows(ctx, f"{kind}@{s:g}") for s, _ in curve}
-        m.groups, m.details["charts"], m.details["tables"] = _curve_parts(curve, kind, metric, mode, level, n_rows)
+        m.groups, m.details["charts"], m.details["tables"] = _curve_parts(curve, kind, metric, mode, level, n_rows,
+                                                                           ctx.summaries.weighted)
     return m
 
 
-def _curve_parts(curve, kind, metric, mode, level, n_rows):
+def _curve_parts(curve, kind, metric, mode, level, n_rows, weighted=False):
     groups, xs, ys, lows, highs, rows = [], [0.0], [], [], [], []
     b0 = curve[0][1]
     blo, bhi = P.interval(b0.base_reps, level)
@@ -170,7 +171,7 @@ def _curve_parts(curve, kind, metric, mode, level, n_rows):
         highs.append(_f(phi))
         groups.append(GroupValue(group=f"{kind}@{s:g}", n=n_rows[s], value=_f(d),
                                  interval=Interval(low=_f(dlo), high=_f(dhi), level=level,
-                                                   method=P.method(metric, True)),
+                                                   method=P.method(metric, True, weighted)),
                                  extra={"metric": _f(r.pert)}))
         rows.append([s, _f(r.pert), _f(plo), _f(phi), _f(d), _f(dlo), _f(dhi)])
     chart = {"kind": "curve", "title": f"{metric} vs severity of {kind}", "x": xs, "xlabel": "severity",
@@ -196,7 +197,15 @@ def flip_rate(ctx, params):
     if ctx.task == "regression":
         raise CheckSkipped("flip rate is for classifiers; use robustness.metric_drop for regressions")
     k, n, available, per_col = _flips(ctx)
-    lo, hi = wilson_interval(k, n, level)
+    weighted = ctx.summaries.weighted
+    method = "wilson-kish" if weighted else "wilson"
+    if weighted:  # weighted share of flipped predictions; Wilson on Kish's effective rows
+        from audit.stats._weights import wilson_kish
+
+        kw, nw, nw2, n_rows = _weighted_flips(ctx)
+        lo, hi = wilson_kish(kw, nw, nw2, level)
+    else:
+        lo, hi = wilson_interval(k, n, level)
     groups, labels, vals, lows, highs, small_flags, trows = [], [], [], [], [], [], []
     cols = params.sensitive if params.sensitive is not None else available
     for col in cols:
@@ -204,28 +213,59 @@ def flip_rate(ctx, params):
             raise CheckError(f"unknown sensitive column {col!r}; have {available}")
         names, kg, ng = per_col(col)
         glo, ghi = wilson_interval(kg, ng, level)
+        rows_g = ng
+        if weighted:
+            from audit.stats._weights import wilson_kish
+
+            names, kg, ng, ng2, rows_g = _weighted_flips(ctx, col)
+            glo, ghi = wilson_kish(kg, ng, ng2, level)
         for i, g in enumerate(names):
-            small = bool(ng[i] < ctx.settings.min_group_size)
+            small = bool(rows_g[i] < ctx.settings.min_group_size)
             v = kg[i] / ng[i] if ng[i] else None
-            groups.append(GroupValue(group=g, n=int(ng[i]), value=v, small=small,
-                                     interval=Interval(low=_f(glo[i]), high=_f(ghi[i]), level=level, method="wilson")))
+            groups.append(GroupValue(group=g, n=int(rows_g[i]), value=v, small=small,
+                                     interval=Interval(low=_f(glo[i]), high=_f(ghi[i]), level=level, method=method)))
             labels.append(g)
             vals.append(None if v is None else _f(v))
             lows.append(_f(glo[i]))
             highs.append(_f(ghi[i]))
             small_flags.append(small)
-            trows.append([g, int(ng[i]), int(kg[i]), vals[-1], lows[-1], highs[-1]])
+            trows.append([g, int(rows_g[i]), _f(kg[i]) if weighted else int(kg[i]), vals[-1], lows[-1], highs[-1]])
     details = {"flips": k}
+    value = k / n if n else None
+    if weighted:
+        details["weighted"] = {"sum_of_weights": float(nw), "flipped_weight": float(kw)}
+        value = kw / nw if nw else None
     if groups:
         details["charts"] = [{"kind": "intervals", "title": "Flip rate per group", "labels": labels, "values": vals,
                               "lows": lows, "highs": highs, "xlabel": "flip rate",
                               "threshold": {"min": None, "max": None}, "flags": small_flags}]
-        details["tables"] = [{"title": "Flip rate per group", "columns": ["group", "n", "flips", "rate", "low", "high"],
+        details["tables"] = [{"title": "Flip rate per group", "columns": ["group", "n", "weighted flips" if weighted
+                                                                          else "flips", "rate", "low", "high"],
                               "rows": trows, "flag_rows": [i for i, s in enumerate(small_flags) if s]}]
-    return Measurement(value=k / n if n else None, interval=Interval(low=_f(lo), high=_f(hi), level=level,
-                                                                     method="wilson"),
+    share = value if value is not None else 0.0
+    return Measurement(value=value, interval=Interval(low=_f(lo), high=_f(hi), level=level,
+                                                      method="wilson-kish" if weighted else "wilson"),
                        n=n, groups=groups, details=details,
-                       message=f"{k} of {n} predictions ({k / max(n, 1):.2%}) changed on {ctx.evalset_name}.")
+                       message=f"{k} of {n} predictions ({share:.2%}{' weighted' if weighted else ''}) changed "
+                               f"on {ctx.evalset_name}.")
+
+
+def _weighted_flips(ctx, col: str | None = None):
+    """Weighted flips: ``(sum w flipped, sum w, sum w^2, rows)`` overall, or per group of ``col``
+    ``(labels, flipped w, w, w^2, rows)``."""
+    sm = ctx.summaries
+    kc = len(sm.classes)
+    changed = (np.arange(kc)[:, None] != np.arange(kc)[None, :])
+
+    def two(a):
+        c = np.asarray(a).reshape(kc, kc, kc)
+        return np.array([c[:, changed].sum(), c.sum()])
+
+    tab = {key: t.map(two) for key, t in P.tallies(sm, "paired", ctx.evalset_name).items()}
+    names, t = P.grouped_tally(sm, tab, [col] if col else [])
+    if col is None:
+        return t.w[0], t.w[1], t.w2[1], int(t.n[1])
+    return names, t.w[:, 0], t.w[:, 1], t.w2[:, 1], t.n[:, 1]
 
 
 def _flips(ctx):
@@ -275,7 +315,7 @@ def group_degradation_gap(ctx, params):
     small = ng < ctx.settings.min_group_size
     groups = [GroupValue(group=g, n=int(ng[i]), value=_f(d[i]), small=bool(small[i]),
                          interval=Interval(low=_f(glo[i]), high=_f(ghi[i]), level=level,
-                                           method=P.method(metric, paired)),
+                                           method=P.method(metric, paired, ctx.summaries.weighted)),
                          extra={"base": _f(r.base[i]), "perturbed": _f(r.pert[i])})
               for i, g in enumerate(names)]
     chart = {"kind": "intervals", "title": f"{metric} drop per group", "labels": names,
@@ -286,7 +326,7 @@ def group_degradation_gap(ctx, params):
         inc = (f"group(s) below min_group_size={ctx.settings.min_group_size}: "
                + ", ".join(f"{names[i]} (n={int(ng[i])})" for i in np.flatnonzero(small)))
     return Measurement(value=_f(gap), interval=Interval(low=_f(lo), high=_f(hi), level=level,
-                                                        method=P.method(metric, paired)),
+                                                        method=P.method(metric, paired, ctx.summaries.weighted)),
                        n=int(_n_rows(ctx, ctx.evalset_name)), groups=groups, inconclusive=inc,
                        details={"charts": [chart]},
                        message=f"{metric} drop ranges from {_f(np.nanmin(d)):.4g} to {_f(np.nanmax(d)):.4g} "

@@ -8,6 +8,13 @@ the KS distance is attained, so the test is exact. The Cramer-von Mises test
 needs every pairwise rank and runs on the stratified sample's rows. With many
 features tested at once the false discovery rate is controlled with a
 Benjamini-Hochberg step over all per-feature p-values (:func:`bh_qvalues`).
+
+In a weighted audit the evaluation side is weighted (the ``w:`` twins of the
+sketches): the KS distance between the reference ECDF and the evaluation set's
+weighted ECDF (exact, from weight sums at the same points), and the chi-square
+test on the weighted category shares scaled to Kish's effective number of rows
+(a design-effect correction); p-values use that effective size. The reference
+side counts its rows.
 """
 
 from __future__ import annotations
@@ -81,6 +88,68 @@ def ks_from_sketch(ref: np.ndarray, sk: np.ndarray) -> tuple[float | None, float
     return float(np.float32(d)), float(np.float32(p))
 
 
+def ks_from_weighted_sketch(ref: np.ndarray, wc) -> tuple[float | None, float | None]:
+    """:func:`ks_from_sketch` against the *weighted* ECDF of the other sample (a weighted value
+    sketch, :class:`~audit.stats.summaries.WeightedCounts`); the p-value uses Kish's effective
+    size of the weighted sample."""
+    from scipy.stats import kstwo
+
+    from audit.stats._weights import kish_n
+
+    a = np.sort(ref[~np.isnan(ref)])
+    v = wc.values()
+    w = v[:, 0]
+    W = float(w.sum())
+    n = float(kish_n(W, float(v[:, 1].sum())))
+    m = len(a)
+    if m < 2 or n < 2 or W <= 0:
+        return None, None
+    _, ref_le = np.unique(a, return_counts=True)
+    fr = np.cumsum(ref_le) / m
+    cur = np.cumsum(w)
+    below, at_or_below = cur[0:-1:2] / W, cur[1::2] / W
+    fr_prev = np.concatenate([[0.0], fr[:-1]])
+    d = float(max(np.max(np.abs(fr - at_or_below)), np.max(np.abs(fr_prev - below))))
+    big, small = sorted([float(m), n], reverse=True)
+    p = float(kstwo.sf(d, max(1.0, np.round(big * small / (big + small)))))
+    return float(np.float32(d)), float(np.float32(p))
+
+
+def weighted_chi2(ref_counts: dict, wcur: dict) -> tuple[float, float]:
+    """Chi-square test of homogeneity of reference category counts against weighted category shares
+    scaled to Kish's effective rows (``scipy.stats.chi2_contingency`` of that table)."""
+    from scipy import stats
+
+    from audit.stats._weights import kish_n
+
+    vals = {k: wcur[k].values()[0] for k in sorted(wcur)}  # one order of the float sums
+    W = float(sum(v[0] for v in vals.values()))
+    ne = float(kish_n(W, float(sum(v[1] for v in vals.values()))))
+    vocab = sorted(set(ref_counts) | set(vals))
+    table = np.array([[float(ref_counts.get(c, 0)) for c in vocab],
+                      [float(vals[c][0]) / W * ne if c in vals and W else 0.0 for c in vocab]])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    res = stats.chi2_contingency(table)
+    return float(res.statistic), float(res.pvalue)
+
+
+def weighted_sketch_pvalues(ref: pd.DataFrame, wsketch: dict, feature_types) -> dict:
+    """:func:`sketch_pvalues` with the evaluation side weighted (see the module docstring)."""
+    out = {}
+    for col in ref.columns:
+        sk = wsketch[col]
+        if feature_types.get(col) == "categorical":
+            r = ref[col].astype(object).where(ref[col].notna(), MISSING).astype(str).value_counts()
+            stat, p = weighted_chi2({str(k): int(v) for k, v in r.items()}, sk)
+            out[col] = (float(np.float32(stat)), float(np.float32(p)), "chi2")
+            continue
+        d, p = ks_from_weighted_sketch(ref[col].to_numpy(dtype=float), sk)
+        out[col] = (d, p, "ks")
+    return out
+
+
 def sketch_pvalues(ref: pd.DataFrame, sketch: dict, feature_types) -> dict:
     """Per-feature (statistic, p-value, test) from drift sketches of an evaluation set.
 
@@ -118,10 +187,17 @@ def feature_drift(ctx, params):
     missing = [c for c in cols if c not in columns or c not in ref.X.columns]
     if missing:
         raise CheckSkipped(f"feature(s) {missing} not in both the reference and the evaluation set")
-    if _drift_summaries(ctx.evalset_name, params, None):  # every row, through the drift sketches
+    if _drift_summaries(ctx.evalset_name, params, None) and ctx.summaries.weighted:  # weighted sketches
+        res = weighted_sketch_pvalues(ref.X[cols], ctx.summaries.weighted_summary("sketch", ctx.evalset_name),
+                                      ctx.dataset.feature_types)
+        n_rows = ctx.summaries.rows(ctx.evalset_name)
+    elif _drift_summaries(ctx.evalset_name, params, None):  # every row, through the drift sketches
         res = sketch_pvalues(ref.X[cols], ctx.summaries.get("sketch", ctx.evalset_name), ctx.dataset.feature_types)
         n_rows = ctx.summaries.rows(ctx.evalset_name)
     else:  # Cramer-von Mises (or the alibi-detect backend) needs rows: the stratified sample
+        if ctx.audit.weighted:
+            raise CheckSkipped(f"{params.numeric_test} on the sample's rows ({params.backend}) takes no row "
+                               "weights; use numeric_test: ks with the scipy backend in a weighted audit")
         res = feature_pvalues(ref.X[cols], ctx.evalset().X[cols], ctx.dataset.feature_types, params.numeric_test,
                               params.backend)
         n_rows = ctx.evalset().n_rows
@@ -185,14 +261,25 @@ def prediction_drift(ctx, params):
     hc = ctx.summaries.get("psi", ctx.evalset_name, params.bins)
     edges = psi_edges(ref, params.bins)
     hr = np.bincount(np.searchsorted(edges, ref[np.isfinite(ref)], side="right"), minlength=len(hc))
-    d, p = ks_from_sketch(ref, ctx.summaries.get("score_sketch", ctx.evalset_name))
+    weighted = ctx.summaries.weighted
+    if weighted:  # the evaluation side's weighted shares and weighted ECDF
+        from audit.stats._weights import tally_of
+
+        tc = tally_of(hc, ctx.summaries.weighted_summary("psi", ctx.evalset_name, params.bins))
+        d, p = ks_from_weighted_sketch(ref, ctx.summaries.weighted_summary("score_sketch", ctx.evalset_name))
+    else:
+        d, p = ks_from_sketch(ref, ctx.summaries.get("score_sketch", ctx.evalset_name))
     value, interval = d, None
     if params.statistic == "psi":
         rng = ctx.rng("psi")
-        reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
+        if weighted:
+            reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), tc.resample(ctx.settings.n_boot, rng))
+        else:
+            reps = psi(bootstrap_counts(hr, ctx.settings.n_boot, rng), bootstrap_counts(hc, ctx.settings.n_boot, rng))
         lo, hi = percentile_interval(reps, level)
-        value = float(psi(hr, hc))
-        interval = Interval(low=_f(lo), high=_f(hi), level=level, method="bootstrap-counts")
+        value = float(psi(hr, tc.w if weighted else hc))
+        interval = Interval(low=_f(lo), high=_f(hi), level=level,
+                            method="bootstrap-weighted-counts" if weighted else "bootstrap-counts")
     share = lambda h: (h / max(int(h.sum()), 1)).tolist()  # noqa: E731 - shares: sets differ in size
     fin = ref[np.isfinite(ref)]
     lo, hi = (float(fin.min()), float(fin.max())) if len(fin) else (0.0, 1.0)
@@ -202,9 +289,13 @@ def prediction_drift(ctx, params):
              "series": [{"name": "reference", "counts": share(hr)},
                         {"name": ctx.evalset_name, "counts": share(hc)}]}
     n = int(hc.sum())
+    hcw = tc.w if weighted else hc
+    if weighted:
+        chart["series"][1]["counts"] = (tc.w / max(float(tc.w.sum()), 1e-300)).tolist()
     return Measurement(value=value, interval=interval, n=n,
-                       details={"psi": float(psi(hr, hc)), "ks_distance": d, "ks_p_value": p, "charts": [chart]},
-                       message=f"Score drift vs reference: PSI {float(psi(hr, hc)):.4g}, KS {_fmt(d)} (p={_fmt(p)}).")
+                       details={"psi": float(psi(hr, hcw)), "ks_distance": d, "ks_p_value": p, "charts": [chart]},
+                       message=f"Score drift vs reference: PSI {float(psi(hr, hcw)):.4g}, KS {_fmt(d)} (p={_fmt(p)})"
+                               + ("; evaluation side weighted." if weighted else "."))
 
 
 def _fmt(v) -> str:

@@ -52,6 +52,11 @@ class Dataset:
         Name of the target column.
     rows : ndarray or None
         Global row number of each row in the whole table (the audit's sample); None: 0..n-1.
+    weight : ndarray or None
+        Row weights (``data.weight``); None: every row counts once.
+    design_weight : ndarray or None
+        The stratified sample's inverse inclusion probabilities (rows of the whole table each
+        sample row stands for); None when the rows are the whole table.
     """
 
     X: pd.DataFrame
@@ -64,6 +69,8 @@ class Dataset:
     source: str = ""
     target: str = "y"
     rows: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    design_weight: np.ndarray | None = None
 
     def __post_init__(self):
         if not self.feature_types:

@@ -13,7 +13,7 @@ import pandas as pd
 from audit.data.dataset import Dataset, infer_feature_types
 from audit.errors import DataError
 
-__all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task", "table_sha256"]
+__all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task", "table_sha256", "weight_values"]
 
 
 def table_sha256(path: str | Path) -> str:
@@ -80,7 +80,8 @@ def _need(df: pd.DataFrame, cols: list[str], what: str, path) -> None:
 
 def load_dataset(path, *, target: str, sensitive: list[str], features: list[str] | None = None,
                  sensitive_features: bool = True, prediction: str | None = None,
-                 score: str | None = None, reference=None, task: str | None = None) -> tuple[Dataset, str]:
+                 score: str | None = None, reference=None, task: str | None = None,
+                 weight: str | None = None) -> tuple[Dataset, str]:
     """Load the held-out data (and optional reference data) into a :class:`Dataset`.
 
     Returns
@@ -97,17 +98,17 @@ def load_dataset(path, *, target: str, sensitive: list[str], features: list[str]
     """
     return dataset_from_frame(read_table(path), path, target=target, sensitive=sensitive, features=features,
                               sensitive_features=sensitive_features, prediction=prediction, score=score,
-                              reference=reference, task=task)
+                              reference=reference, task=task, weight=weight)
 
 
 def dataset_from_frame(df: pd.DataFrame, path, *, target: str, sensitive: list[str],
                        features: list[str] | None = None, sensitive_features: bool = True,
                        prediction: str | None = None, score: str | None = None, reference=None,
-                       task: str | None = None) -> tuple[Dataset, str]:
+                       task: str | None = None, weight: str | None = None) -> tuple[Dataset, str]:
     """:func:`load_dataset` on a table already read (``path`` names it in errors)."""
     _need(df, [target], "target", path)
     _need(df, sensitive, "sensitive", path)
-    extra = [c for c in (prediction, score) if c is not None]
+    extra = [c for c in (prediction, score, weight) if c is not None]
     _need(df, extra, "prediction/score", path)
     if features is None:
         drop = {target, *extra} | (set() if sensitive_features else set(sensitive))
@@ -153,7 +154,21 @@ def dataset_from_frame(df: pd.DataFrame, path, *, target: str, sensitive: list[s
         rsens = [c for c in sensitive if c in rdf.columns]
         ref = Dataset(X=rdf[features], y=rdf[target].to_numpy() if target in rdf.columns else None,
                       sensitive=rdf[rsens], feature_types=types, source=str(reference), target=target)
+        if weight is not None and weight in rdf.columns:
+            ref.weight = weight_values(rdf[weight], weight, reference)
     ds = Dataset(X=X, y=y_s.to_numpy(), sensitive=df[sensitive], feature_types=types,
                  prediction=df[prediction].to_numpy() if prediction else None, score=score_arr,
-                 reference=ref, source=str(path), target=target)
+                 reference=ref, source=str(path), target=target,
+                 weight=None if weight is None else weight_values(df[weight], weight, path))
     return ds, task
+
+
+def weight_values(s: pd.Series, column: str, where) -> np.ndarray:
+    """Row weights of column ``column`` as float64; DataError unless every one is finite and >= 0 and
+    some are positive."""
+    from audit.data.weights import weight_error, weight_problems
+
+    problems = weight_problems(s)
+    if problems:
+        raise DataError(weight_error(problems, column, where))
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)

@@ -4,6 +4,12 @@ A :class:`FairnessMetric` says which per-group metric(s) a check compares
 and how (difference, ratio, or the min/max of the metric itself);
 :func:`measure` turns predictions into a :class:`~audit.results.Measurement`
 with bootstrap intervals, per-group rows, a table and charts.
+
+In a weighted audit (``data.weight``) the per-fine-cell statistics are weight
+sums (fairlearn's ``MetricFrame`` with ``sample_weight``), the replicates carry
+each cell's weights (:mod:`audit.stats._weights`), per-group rates get Wilson
+intervals on Kish's effective rows, and group sizes and ``min_group_size`` stay
+counts of rows.
 """
 
 from __future__ import annotations
@@ -119,21 +125,45 @@ def _structure(ctx, params, *tables):
     return gs, {key: code[tuple(key[j] for j in pos)] for key in every}
 
 
+def _binary_cells(cm, k: int, p: int):
+    cm = np.asarray(cm).reshape(k, k)
+    tp = cm[p, p]
+    fn = cm[p].sum() - tp
+    fp = cm[:, p].sum() - tp
+    return [cm.sum() - tp - fn - fp, fp, fn, tp]
+
+
 def _confusion_stats(ctx, gs, cell_code, table, rng):
-    """Per fine cell ``[tn, fp, fn, tp]`` and multinomial replicates."""
+    """Per fine cell ``[tn, fp, fn, tp]`` and multinomial replicates (weight sums and weighted
+    replicates in a weighted audit, then also the row counts and squared-weight sums)."""
     from audit.stats import bootstrap_counts
 
     sm = ctx.summaries
     k, p = len(sm.classes), sm.pos_index
     fine = np.zeros((gs.n_fine, 4), dtype=np.int64)
     for key, cm in table.items():
-        cm = cm.reshape(k, k)
-        tp = cm[p, p]
-        fn = cm[p].sum() - tp
-        fp = cm[:, p].sum() - tp
-        fine[cell_code[key]] += [cm.sum() - tp - fn - fp, fp, fn, tp]
+        fine[cell_code[key]] += _binary_cells(cm, k, p)
+    if sm.weighted:
+        from audit.stats._weights import Tally, table_tallies
+
+        w, w2 = np.zeros((gs.n_fine, 4)), np.zeros((gs.n_fine, 4))
+        # Sorted keys: the float weight sums are added in one order whatever the partitioning.
+        for key, t in sorted(table_tallies(table, sm.weighted_summary("confusion", ctx.evalset_name)).items()):
+            w[cell_code[key]] += _binary_cells(t.w, k, p)
+            w2[cell_code[key]] += _binary_cells(t.w2, k, p)
+        reps = Tally(fine, w, w2).resample(ctx.settings.n_boot, rng)
+        return w, reps, _Weighted(fine.astype(float), w2)
     reps = bootstrap_counts(fine, ctx.settings.n_boot, rng)
     return fine.astype(float), reps.astype(float)
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    """Of a weighted audit's per-fine-cell statistics: the same layout in row counts (group sizes,
+    ``min_group_size``) and the squared-weight sums of the confusion cells (Kish intervals)."""
+
+    rows: np.ndarray
+    w2: np.ndarray | None
 
 
 def _calibration_stats(ctx, gs, cell_code, table, params, rng):
@@ -152,12 +182,25 @@ def _calibration_stats(ctx, gs, cell_code, table, params, rng):
     for key, v in table.items():
         cnt[cell_code[key]] += v[:m * 2]
         ssum[cell_code[key]] += v[m * 2:] / SUM_SCALE
-    mean = np.where(cnt > 0, ssum / np.where(cnt > 0, cnt, 1), 0.0)
 
     def pack(c, s):
         c, s = c.reshape(c.shape[:-1] + (m, 2)), s.reshape(s.shape[:-1] + (m, 2))
         return np.concatenate([c.sum(-1), c[..., 1], s.sum(-1)], axis=-1)
 
+    if ctx.summaries.weighted:  # weight sums per (sub-bin, label) cell and their w * score sums
+        from audit.stats._weights import Tally
+
+        wt = ctx.summaries.weighted_summary("calibration", ctx.evalset_name, (params.n_bins, N_SUB))
+        w, w2, ws = np.zeros_like(cnt), np.zeros_like(cnt), np.zeros_like(cnt)
+        for key, wc in sorted(wt.items()):
+            vals = wc.values()
+            w[cell_code[key]] += vals[:, 0]
+            w2[cell_code[key]] += vals[:, 1]
+            ws[cell_code[key]] += vals[:, 2]
+        mean = np.where(w > 0, ws / np.where(w > 0, w, 1), 0.0)
+        rep = Tally(cnt.astype(np.int64), w, w2).resample(ctx.settings.n_boot, rng)
+        return pack(w, ws), pack(rep, rep * mean), _Weighted(pack(cnt, np.zeros_like(cnt)), None)
+    mean = np.where(cnt > 0, ssum / np.where(cnt > 0, cnt, 1), 0.0)
     rep = bootstrap_counts(cnt.astype(np.int64), ctx.settings.n_boot, rng).astype(float)
     return pack(cnt, ssum), pack(rep, rep * mean)
 
@@ -175,6 +218,8 @@ def _regression_stats(ctx, gs, cell_code, table, rng):
     B = ctx.settings.n_boot
     point = np.zeros((gs.n_fine, 4))
     reps = np.zeros((B, gs.n_fine, 4))
+    if ctx.summaries.weighted:
+        return _weighted_regression_stats(ctx, gs, cell_code, fine, rng)
     for g, mom in enumerate(fine):
         ms = MomentSummary(mom.counts, mom.sums, REG_COLUMNS)
         n = ms.n
@@ -183,6 +228,33 @@ def _regression_stats(ctx, gs, cell_code, table, rng):
         means = bootstrap_binned_means(ms.binned, B, rng)
         reps[:, g] = np.column_stack([np.full(B, n), n * means[:, 0], n * means[:, 1], n * means[:, 4]])
     return point, reps
+
+
+def _weighted_regression_stats(ctx, gs, cell_code, rows_fine, rng):
+    """Per fine cell ``[sum w, sum w|e|, sum w e^2, sum w prediction]`` (exact) and binned-moment
+    replicates of the weighted sums (each cell's row count fixed); rows for group sizes."""
+    from audit.stats import bootstrap_binned_means
+    from audit.stats._moments import MomentSummary
+    from audit.stats.summaries import W_REGRESSION_STATS
+
+    table = ctx.summaries.weighted_summary("moments", ctx.evalset_name)
+    fine: list = [None] * gs.n_fine
+    for key, mom in table.items():
+        c = cell_code[key]
+        fine[c] = mom if fine[c] is None else fine[c] + mom
+    B = ctx.settings.n_boot
+    point = np.zeros((gs.n_fine, 4))
+    reps = np.zeros((B, gs.n_fine, 4))
+    rows = np.zeros((gs.n_fine, 4))
+    for g, mom in enumerate(fine):
+        ms = MomentSummary(mom.counts, mom.sums, W_REGRESSION_STATS)
+        n = ms.n
+        s = ms.exact_sums()
+        point[g] = [float(s["w"]), float(s["w_abs_error"]), float(s["w_sq_error"]), float(s["w_pred"])]
+        means = bootstrap_binned_means(ms.binned, B, rng)
+        reps[:, g] = n * means[:, [0, 1, 2, 5]]
+        rows[g, 0] = n
+    return point, reps, _Weighted(rows, None)
 
 
 def _stats(ctx, params, metric):
@@ -205,6 +277,13 @@ def _stats(ctx, params, metric):
     gs, cell_code = _structure(ctx, params, table)
     counts = _confusion_stats(ctx, gs, cell_code, table, rng)
     return gs, counts, counts, n_rows
+
+
+def _unpack(stats):
+    """``(point, replicates, weighted info or None)`` of a statistics tuple."""
+    if stats is None:
+        return None, None, None
+    return stats[0], stats[1], stats[2] if len(stats) > 2 else None
 
 
 def _components(metric, params) -> list[Component]:
@@ -246,29 +325,36 @@ class _PartResult:
     point_all: float               # over every group, small ones included
     gaps: np.ndarray
     cmp: int | None
-    counts: np.ndarray | None      # confusion counts (G, 4) for the extras
+    counts: np.ndarray | None      # confusion counts (G, 4) for the extras (weight sums when weighted)
     per_comp: list[float] | None = None  # point disparity of each component
     support: list[np.ndarray] | None = None  # per component, the rows behind each group's value (G,)
+    counts_w2: np.ndarray | None = None  # weighted audits: squared-weight sums (G, 4) (Kish intervals)
 
 
-def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartResult:
+def _part(part, stats, reps, counts, comps, metric, params, min_size, weighted=None, cweighted=None) -> _PartResult:
     s, r = part.aggregate(stats), part.aggregate(reps)
+    # Group sizes and min_group_size count rows, also in a weighted audit.
+    rows = part.aggregate(weighted.rows) if weighted is not None else s
     vals, rvals, support = [], [], []
     for c in comps:
-        v, sup = c.fn(s)
+        v, _ = c.fn(s)
         vals.append(np.asarray(v, dtype=float))
         rvals.append(np.asarray(c.fn(r)[0], dtype=float))
-        support.append(np.asarray(sup, dtype=float))
+        support.append(np.asarray(c.fn(rows)[1], dtype=float))
     small = np.min(support, axis=0) < min_size
     include = ~small if params.small_groups == "exclude" else np.ones_like(small)
     cnt = part.aggregate(counts) if counts is not None else None
-    n = cnt.sum(-1) if cnt is not None else s[:, 0]  # regression stats start with the row count
+    w2 = part.aggregate(cweighted.w2) if cweighted is not None else None
+    if cweighted is not None:
+        n = part.aggregate(cweighted.rows).sum(-1)
+    else:
+        n = cnt.sum(-1) if cnt is not None else rows[:, 0]  # regression stats start with the row count
     if metric.kind == "aggregate":
         red = np.nanmin if params.aggregate == "min" else np.nanmax
         pick = lambda v, inc: _red(red, np.where(inc, v, np.nan))  # noqa: E731
         point, boot, point_all = pick(vals[0], include), pick(rvals[0], include), pick(vals[0], True)
         return _PartResult(part, n, vals, rvals, small, include, point, boot, point_all,
-                           np.full_like(vals[0], np.nan), None, cnt, None, support)
+                           np.full_like(vals[0], np.nan), None, cnt, None, support, w2)
     ref = _reference_index(part, params.reference_group) if params.compare_to == "reference" else None
     per_comp = [float(disparity(v, metric.kind, include, ref)) for v in vals]
     point = combine([np.asarray(x) for x in per_comp], metric.kind)
@@ -279,7 +365,7 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         cmp = comparison_index(v, include, params.compare_to, c.higher_is_better, ref)
         gaps.append(group_gaps(v, metric.kind, cmp))
     return _PartResult(part, n, vals, rvals, small, include, float(point), boot, float(point_all),
-                       combine(gaps, metric.kind), cmp, cnt, per_comp, support)
+                       combine(gaps, metric.kind), cmp, cnt, per_comp, support, w2)
 
 
 def _red(fn, a):
@@ -310,10 +396,19 @@ _EXTRAS = ("base_rate", "selection_rate", "tpr", "fpr", "precision")
 def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-counts"):
     lo_b, hi_b = percentile_interval(pr.reps[0], level)
     first = comps[0]
+    weighted = pr.counts_w2 is not None
+
+    def wilson(rate, c, w2):
+        k, n = rate.counts(c)
+        if w2 is None:
+            return k, n, wilson_interval(k, n, level)
+        from audit.stats._weights import wilson_kish
+
+        return k, n, wilson_kish(k, n, rate.counts(w2)[1], level)
+
     if first.rate is not None:
-        k, n = first.rate.counts(pr.counts)
-        lo_w, hi_w = wilson_interval(k, n, level)
-        lo, hi, method = lo_w, hi_w, "wilson"
+        _, _, (lo, hi) = wilson(first.rate, pr.counts, pr.counts_w2)
+        method = "wilson-kish" if weighted else "wilson"
     else:
         lo, hi, method = lo_b, hi_b, boot_method
     rows = []
@@ -329,8 +424,7 @@ def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-cou
             extra["min_support_of"] = comps[j].name
         if pr.counts is not None:
             for name in _EXTRAS:
-                kk, nn = RATES[name].counts(pr.counts[g])
-                wl, wh = wilson_interval(kk, nn, level)
+                kk, nn, (wl, wh) = wilson(RATES[name], pr.counts[g], None if not weighted else pr.counts_w2[g])
                 extra[name] = _vi(kk / nn if nn else np.nan, wl, wh)
         for v, c, rv in zip(pr.values[1:], comps[1:], pr.reps[1:], strict=True):
             clo, chi = percentile_interval(rv[:, g], level)
@@ -347,19 +441,21 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     """Measure ``metric`` on the check's evaluation set; see :mod:`audit.fairness`."""
     from audit.fairness._report import details, message, small_text
 
-    gs, (stats, reps), cnt, n_rows = _stats(ctx, params, metric)
+    gs, st, cnt, n_rows = _stats(ctx, params, metric)
+    stats, reps, weighted = _unpack(st)
+    counts, _, cweighted = _unpack(cnt)
     level = ctx.settings.confidence
     min_size = params.min_group_size or ctx.settings.min_group_size
-    counts = cnt[0] if cnt is not None else None
     comps = _components(metric, params)
-    parts = [_part(p, stats, reps, counts, comps, metric, params, min_size) for p in gs.partitions]
+    parts = [_part(p, stats, reps, counts, comps, metric, params, min_size, weighted, cweighted)
+             for p in gs.partitions]
 
     kind = metric.kind if metric.kind != "aggregate" else ("ratio" if params.aggregate == "min" else "difference")
     value = combine([np.asarray(p.point) for p in parts], kind)
     boot = combine([np.asarray(p.boot) for p in parts], kind)
     value_all = combine([np.asarray(p.point_all) for p in parts], kind)
     lo, hi = percentile_interval(boot, level)
-    groups = [row for p in parts for row in _group_rows(p, comps, level, _method(metric))]
+    groups = [row for p in parts for row in _group_rows(p, comps, level, _method(metric, weighted is not None))]
     small = [g for g in groups if g.small]
     reason = None
     if small and params.small_groups == "inconclusive":
@@ -370,7 +466,7 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
             f" of at least {min_size} rows" if small else "")
     return Measurement(
         value=_f(value),
-        interval=Interval(low=_f(lo), high=_f(hi), level=level, method=_method(metric)),
+        interval=Interval(low=_f(lo), high=_f(hi), level=level, method=_method(metric, weighted is not None)),
         n=int(n_rows),
         groups=groups,
         inconclusive=reason,
@@ -379,5 +475,7 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     )
 
 
-def _method(metric) -> str:
+def _method(metric, weighted: bool = False) -> str:
+    if weighted:
+        return "bootstrap-weighted-binned" if metric.family == "regression" else "bootstrap-weighted-counts"
     return "bootstrap-binned" if metric.family == "regression" else "bootstrap-counts"

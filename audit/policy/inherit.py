@@ -664,6 +664,8 @@ def _rebase_paths(data: dict, own_dir: Path, top_dir: Path) -> dict:
     if isinstance(out.get("models"), list):
         out["models"] = [{**m, "path": rebase(m["path"])} if isinstance(m, dict) and "path" in m else m
                          for m in out["models"]]
+    if isinstance(out.get("population"), str):  # a population CSV named by a baseline
+        out["population"] = rebase(out["population"])
     return out
 
 

@@ -413,6 +413,8 @@ def _check_files(data: dict, col: Collector, base_dir: Path, model_override, dat
             files.append((("data", "path"), d["path"]))
         if reference_override is None and isinstance(d.get("reference"), str):
             files.append((("data", "reference"), d["reference"]))
+    if isinstance(data.get("population"), str):  # population shares from a CSV file
+        files.append((("population",), data["population"]))
     for loc, rel in files:
         p = Path(rel).expanduser()
         f = p if p.is_absolute() else base_dir / p

@@ -41,6 +41,7 @@ __all__ = [
     "Threshold",
     "CheckEntry",
     "EvalSetDef",
+    "SHARE_TOLERANCE",
     "Defaults",
     "Policy",
     "policy_json_schema",
@@ -162,6 +163,57 @@ class DataRef(_Strict):
     reference: str | None = Field(None, description="Training or reference sample (CSV or Parquet).")
     prediction: str | None = Field(None, description="Predictions-only: column with the decisions.")
     score: str | None = Field(None, description="Predictions-only: column with positive-class scores.")
+    weight: str | None = Field(
+        None, description="Column of row weights (e.g. the sampling weights `audit sample` writes): every "
+        "metric and interval counts each row this many times. Finite and non-negative; never a feature.")
+
+    @model_validator(mode="after")
+    def _weight_column(self):
+        if self.weight is not None:
+            taken = {"target": self.target, "prediction": self.prediction, "score": self.score}
+            clash = [k for k, v in taken.items() if v == self.weight]
+            if clash or self.weight in self.sensitive:
+                what = clash[0] if clash else "sensitive"
+                raise ValueError(f"weight column {self.weight!r} is also the {what} column; "
+                                 "expected a column of its own")
+            if self.features is not None and self.weight in self.features:
+                raise ValueError(f"weight column {self.weight!r} is listed as a feature; weights are never "
+                                 "model inputs")
+        return self
+
+
+def _group_name(v: Any) -> Any:
+    # A group value as the audit names it (str(value)); YAML reads F as "F" but 1 as an int.
+    if isinstance(v, bool | int | str):
+        return str(v)
+    if isinstance(v, float) and math.isfinite(v):
+        return str(v)
+    raise ValueError(f"expected a group value (string or number); found {type(v).__name__} {v!r}")
+
+
+GroupName = Annotated[str, BeforeValidator(_group_name)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+SHARE_TOLERANCE = 0.01
+"""How far declared population shares may sum from 1 (published shares are rounded); they are
+rescaled to sum to 1."""
+
+
+def _population(v: Any) -> Any:
+    # Shares per column must sum to 1 (within SHARE_TOLERANCE); a string is a CSV path.
+    if isinstance(v, dict):
+        for col, shares in v.items():
+            if isinstance(shares, dict) and shares and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                           for x in shares.values()):
+                total = float(sum(shares.values()))
+                if abs(total - 1.0) > SHARE_TOLERANCE:
+                    raise ValueError(f"shares of {col!r} sum to {total:g}; expected 1 "
+                                     f"(within {SHARE_TOLERANCE:g}; rounded shares are rescaled)")
+    return v
+
+
+Population = Annotated[
+    dict[str, Annotated[dict[GroupName, Share], Field(min_length=1)]] | str | None,
+    BeforeValidator(_population)]
 
 
 class Regression(_Strict):
@@ -366,6 +418,11 @@ class Policy(_Strict):
     data: DataRef
     defaults: Defaults = Field(default_factory=Defaults)
     constraints: dict[str, Constraint] = Field(default_factory=dict)
+    population: Population = Field(
+        None, description="Shares of the sensitive groups in the population the model serves, for "
+        "data.representativeness: a mapping column -> {value: share} (each column's shares sum to 1), or "
+        "a CSV file (relative to the policy) with sensitive columns and a 'share' column, one row per "
+        "combination (joint shares: intersectional groups).")
     evalsets: dict[str, EvalSetDef] = Field(default_factory=dict)
     checks: list[CheckEntry] = Field(min_length=1)
     execution: Execution = Field(default_factory=Execution)
@@ -377,6 +434,15 @@ class Policy(_Strict):
         if repeated:
             raise ValueError(f"frameworks repeat {repeated}")
         return v
+
+    @model_validator(mode="after")
+    def _population_columns(self):
+        if isinstance(self.population, dict):
+            stray = [c for c in self.population if c not in self.data.sensitive]
+            if stray:
+                raise ValueError(f"population names column(s) {stray} that are not sensitive columns; "
+                                 f"data.sensitive is {list(self.data.sensitive)}")
+        return self
 
     @model_validator(mode="after")
     def _one_model_key(self):

@@ -24,6 +24,14 @@ Summary kinds (``Request.kind``): cells, labels, confusion, paired, scores, pair
 ece, calibration, moments, paired_moments, psi, score_sketch, dups, sketch,
 missing. Kinds that need reference-side inputs (PSI edges, reference row hashes,
 reference values) read them from a :class:`SummaryAux`, computed once per audit.
+
+Weighted audits (``data.weight``): every kind has a weighted twin ``w:<kind>``
+(:data:`WEIGHTED`), computed from the same rows with the row weights ``Rows.w``.
+The twin keeps the same cells and, next to each cell's row count, the exact sums
+(:class:`ExactSums`) of ``w`` and ``w**2`` and of whatever the kind averages
+(``w * loss``, ``w * score``, ...): :class:`WeightedCounts`. An unweighted kind
+never sees the weights, so an audit without a weight column computes exactly
+what it computed before weights existed.
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ import pandas as pd
 __all__ = [
     "Request",
     "CellTable",
+    "WeightedCounts",
+    "WEIGHTED",
+    "weighted_kind",
     "FeatureSketch",
     "Record",
     "ExactSums",
@@ -49,6 +60,7 @@ __all__ = [
     "MISSING",
     "SUM_SCALE",
     "SUMMARY_KINDS",
+    "WEIGHTED_KINDS",
     "DATA_KINDS",
     "PAIRED_KINDS",
     "fixed_sums",
@@ -71,6 +83,7 @@ ERROR_BINS = 96  # log2 bins of |error| for regression moments (2 per octave)
 MISSING = "<missing>"  # as audit.stats.group_codes names a missing sensitive value
 SUM_BITS = 32
 SUM_SCALE = float(1 << SUM_BITS)  # fixed point of score and confidence sums
+WEIGHTED = "w:"  # prefix of a weighted twin kind: "w:confusion" is the weighted "confusion"
 
 
 @dataclass(frozen=True)
@@ -250,6 +263,57 @@ def _ldexp_int(m: int, e: int) -> float:
     return math.ldexp(float(m), e)
 
 
+class WeightedCounts:
+    """Row counts per cell and exact per-cell sums of the row weights (a weighted summary's cells).
+
+    ``sums`` holds, per cell, the exact sums of ``w``, ``w**2`` and of the ``extra`` columns a kind
+    adds (``w * loss``, ...), so merged partitions give the same totals bit for bit, in any order.
+
+    Attributes
+    ----------
+    counts : ndarray of int64, shape (m,)
+        Rows per cell.
+    sums : ExactSums
+        ``m`` cells by ``2 + extra`` columns: ``w``, ``w**2``, then the extra columns.
+    """
+
+    __slots__ = ("counts", "sums")
+
+    def __init__(self, counts: np.ndarray, sums: ExactSums):
+        self.counts, self.sums = counts, sums
+
+    @classmethod
+    def of(cls, cell: np.ndarray, size: int, w: np.ndarray, extra=()) -> WeightedCounts:
+        """Counts and weight sums of rows in cells ``cell`` (0..size-1) with weights ``w``."""
+        cell = np.asarray(cell, dtype=np.int64)
+        w = np.asarray(w, dtype=np.float64)
+        cols = np.column_stack([w, w * w, *[np.asarray(e, dtype=np.float64) for e in extra]])
+        return cls(np.bincount(cell, minlength=size).astype(np.int64), ExactSums.of(cols, cell, size))
+
+    def __add__(self, other):
+        if other is None or (isinstance(other, int) and other == 0):
+            return self.copy()
+        return WeightedCounts(self.counts + other.counts, self.sums + other.sums)
+
+    __radd__ = __add__  # sum() and dict.get(k, 0) + v start from 0
+
+    def copy(self) -> WeightedCounts:
+        return WeightedCounts(self.counts.copy(), self.sums.copy())
+
+    def values(self) -> np.ndarray:
+        """Per-cell sums ``(m, 2 + extra)``, each exact total rounded once."""
+        return self.sums.values()
+
+    @property
+    def shape(self) -> tuple:
+        return self.counts.shape
+
+
+def weighted_kind(kind: str) -> str:
+    """The kind of the weighted twin of summary ``kind``."""
+    return WEIGHTED + kind
+
+
 def fixed_sums(values: np.ndarray, codes: np.ndarray, n_cells: int, bits: int, bound: float) -> np.ndarray:
     """Exact per-cell sums of ``values`` (|v| <= bound) in fixed point with ``bits`` fractional bits.
 
@@ -360,6 +424,7 @@ class Rows:
     rows: np.ndarray | None = None  # global row number (of the base row each row came from)
     y_value: np.ndarray | None = None  # regression target
     pred_value: np.ndarray | None = None  # regression prediction
+    w: np.ndarray | None = None  # row weights (weighted audits; None: every row counts once)
 
 
 @dataclass
@@ -600,32 +665,220 @@ def _missing(r, base, arg, aux):
     return Record(count=r.frame.isna().sum().to_numpy().astype(np.int64), n=np.int64(len(r.frame)))
 
 
+# -- weighted twins (``w:<kind>``): the same cells, with exact sums of the row weights --------------
+
+def _split_keys(keys, wc: WeightedCounts, size: int) -> CellTable:
+    # One WeightedCounts over (fine cell x cell), split into one per fine cell key.
+    cnt = wc.counts.reshape(len(keys), size)
+    mask = np.zeros(len(keys) * size, dtype=bool)
+    out = CellTable()
+    for i, k in enumerate(keys):
+        if cnt[i].any():
+            mask[:] = False
+            mask[i * size:(i + 1) * size] = True
+            out[k] = WeightedCounts(cnt[i].copy(), wc.sums.select(mask, size))
+    return out
+
+
+def _wtable(r: Rows, cell, size: int, extra=()) -> CellTable:
+    idx = r.codes * size + np.asarray(cell, dtype=np.int64)
+    return _split_keys(r.keys, WeightedCounts.of(idx, len(r.keys) * size, r.w, extra), size)
+
+
+def _w_cells(r, base, arg, aux):
+    return _wtable(r, np.zeros(len(r.codes), dtype=np.int64), 1)
+
+
+def _w_labels(r, base, arg, aux):
+    return _wtable(r, r.y, r.k)
+
+
+def _w_confusion(r, base, arg, aux):
+    return _wtable(r, r.y * r.k + r.pred, r.k * r.k)
+
+
+def _w_paired(r, base, arg, aux):
+    bp = _base_of(r, base, base.pred)
+    return _wtable(r, (r.y * r.k + bp) * r.k + r.pred, r.k ** 3)
+
+
+def _w_scores(r, base, arg, aux):
+    t = (r.y == r.pos).astype(np.int64)
+    return WeightedCounts.of(t * SCORE_BINS + score_bin(r.score, SCORE_BINS), 2 * SCORE_BINS, r.w)
+
+
+def _w_paired_scores(r, base, arg, aux):
+    nb = PAIRED_SCORE_BINS
+    t = (r.y == r.pos).astype(np.int64)
+    cell = (t * nb + logit_bin(_base_of(r, base, base.score), nb)) * nb + logit_bin(r.score, nb)
+    return _wtable(r, cell, 2 * nb * nb)
+
+
+def _w_loss(r, base, arg, aux):
+    # Columns w, w^2, w*loss, w^2*loss, w^2*loss^2: the first and second moments of the per-row
+    # vector (w, w*loss), so the weighted mean loss and its binned bootstrap come from the sums.
+    loss = _loss(arg, (r.y == r.pos).astype(float), r.score, r.proba, r.y)
+    b = np.minimum((loss / LOSS_RANGE[arg] * LOSS_BINS).astype(np.int64), LOSS_BINS - 1)
+    w = r.w
+    return WeightedCounts.of(r.y * LOSS_BINS + b, r.k * LOSS_BINS, w,
+                             [w * loss, w * w * loss, w * w * loss * loss])
+
+
+def _w_ece(r, base, arg, aux):
+    from audit.stats._calibration import ECE_SUB_BINS, calibration_cells
+
+    nb = int(arg)
+    conf, hit = confidence_hits(r)
+    return WeightedCounts.of(calibration_cells(conf, hit, nb, ECE_SUB_BINS), nb * ECE_SUB_BINS * 2, r.w,
+                             [r.w * conf])
+
+
+def _w_calibration(r, base, arg, aux):
+    from audit.stats._calibration import calibration_cells
+
+    nb, ns = arg
+    cell = calibration_cells(r.score, r.y == r.pos, nb, ns)
+    return _wtable(r, cell, nb * ns * 2, [r.w * r.score])
+
+
+W_REGRESSION_STATS = ("w", "w_abs_error", "w_sq_error", "w_y", "w_y2", "w_pred")
+W_PAIRED_STATS = ("w", "w_abs_error_base", "w_sq_error_base", "w_abs_error", "w_sq_error", "w_y", "w_y2")
+
+
+def _w_moments(r, base, arg, aux):
+    w, e = r.w, r.pred_value - r.y_value
+    cols = [w, w * np.abs(e), w * e * e, w * r.y_value, w * r.y_value * r.y_value, w * r.pred_value]
+    cell = r.codes * ERROR_BINS + error_bin(e)
+    sums = ExactSums.of(_stats_and_products(cols), cell, len(r.keys) * ERROR_BINS)
+    cnt = np.bincount(cell, minlength=len(r.keys) * ERROR_BINS).reshape(len(r.keys), ERROR_BINS)
+    return _per_key(r.keys, cnt, sums, ERROR_BINS)
+
+
+def _w_paired_moments(r, base, arg, aux):
+    w = r.w
+    eb = _base_of(r, base, base.pred_value) - r.y_value
+    ep = r.pred_value - r.y_value
+    cols = [w, w * np.abs(eb), w * eb * eb, w * np.abs(ep), w * ep * ep, w * r.y_value, w * r.y_value * r.y_value]
+    cell = r.codes * ERROR_BINS + error_bin(ep - eb)
+    sums = ExactSums.of(_stats_and_products(cols), cell, len(r.keys) * ERROR_BINS)
+    cnt = np.bincount(cell, minlength=len(r.keys) * ERROR_BINS).reshape(len(r.keys), ERROR_BINS)
+    return _per_key(r.keys, cnt, sums, ERROR_BINS)
+
+
+def _w_psi(r, base, arg, aux):
+    edges = aux.psi_edges[arg]
+    return WeightedCounts.of(np.searchsorted(edges, output_values(r), side="right"), len(edges) + 1, r.w)
+
+
+def sketch_cells(values: np.ndarray, unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`value_sketch` cell of each value, and which values count (not NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(v)
+    v = v[keep]
+    idx = np.searchsorted(unique, v, side="left")
+    eq = (idx < len(unique)) & (unique[np.minimum(idx, len(unique) - 1)] == v)
+    return 2 * idx + eq, keep
+
+
+def _w_value_sketch(values, unique, w) -> WeightedCounts:
+    cells, keep = sketch_cells(values, unique)
+    return WeightedCounts.of(cells, 2 * len(unique) + 1, np.asarray(w, dtype=np.float64)[keep])
+
+
+def _w_score_sketch(r, base, arg, aux):
+    return _w_value_sketch(output_values(r), aux.score_unique, r.w)
+
+
+def _w_categories(s: pd.Series, w: np.ndarray) -> dict:
+    # Named as category_counts names them (str(value), <missing>; equal names merged).
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    names = [str(u) for u in uniq] + [MISSING]
+    codes = np.where(codes < 0, len(uniq), codes)
+    dense, labels = pd.factorize(pd.Index(names))
+    cell = dense[codes]
+    wc = WeightedCounts.of(cell, len(labels), w)
+    out = {}
+    mask = np.zeros(len(labels), dtype=bool)
+    for j, name in enumerate(labels):
+        if wc.counts[j]:
+            mask[:] = False
+            mask[j] = True
+            out[str(name)] = WeightedCounts(wc.counts[j:j + 1].copy(), wc.sums.select(mask, 1))
+    return out
+
+
+def _w_sketch(r, base, arg, aux):
+    out = FeatureSketch()
+    for col, u in aux.ref_unique.items():
+        if col not in r.frame.columns:
+            continue
+        out[col] = _w_categories(r.frame[col], r.w) if u is None else _w_value_sketch(
+            r.frame[col].to_numpy(dtype=float), u, r.w)
+    return out
+
+
+def _w_dups(r, base, arg, aux):
+    ref = aux.ref_hashes[bool(arg)]
+    h = r.hashes[bool(arg)]
+    pos = np.clip(np.searchsorted(ref, h), 0, max(len(ref) - 1, 0))
+    dup = ((ref[pos] == h) if len(ref) else np.zeros(len(h), dtype=bool)).astype(np.float64)
+    w = r.w
+    sums = ExactSums.of(np.column_stack([w * dup, w * w * dup, w, w * w]), np.zeros(len(w), dtype=np.int64), 1)
+    return Record(count=np.int64(dup.sum()), n=np.int64(len(h)), first=np.sort(r.rows[dup > 0])[:20], w=sums)
+
+
+def _w_missing(r, base, arg, aux):
+    # Per column: sums of w and w^2 over missing cells; then the totals of w and w^2.
+    na = r.frame.isna().to_numpy().astype(np.float64)
+    w = r.w
+    cols = np.column_stack([w[:, None] * na, (w * w)[:, None] * na, w, w * w])
+    return Record(count=r.frame.isna().sum().to_numpy().astype(np.int64), n=np.int64(len(r.frame)),
+                  w=ExactSums.of(cols, np.zeros(len(w), dtype=np.int64), 1))
+
+
 SUMMARY_KINDS = {
     "cells": _cells, "labels": _labels, "confusion": _confusion, "paired": _paired, "scores": _scores, "paired_scores": _paired_scores,
     "loss": _loss_summary, "ece": _ece, "calibration": _calibration, "moments": _moments,
     "paired_moments": _paired_moments, "psi": _psi, "score_sketch": _score_sketch, "dups": _dups,
     "sketch": _sketch, "missing": _missing,
 }
-PAIRED_KINDS = frozenset({"paired", "paired_scores", "paired_moments"})
-DATA_KINDS = frozenset({"cells", "labels", "missing", "dups", "sketch"})  # need no predictions
+WEIGHTED_KINDS = {
+    "cells": _w_cells, "labels": _w_labels, "confusion": _w_confusion, "paired": _w_paired, "scores": _w_scores,
+    "paired_scores": _w_paired_scores, "loss": _w_loss, "ece": _w_ece, "calibration": _w_calibration,
+    "moments": _w_moments, "paired_moments": _w_paired_moments, "psi": _w_psi, "score_sketch": _w_score_sketch,
+    "dups": _w_dups, "sketch": _w_sketch, "missing": _w_missing,
+}
+assert set(WEIGHTED_KINDS) == set(SUMMARY_KINDS)
+_PAIRED = frozenset({"paired", "paired_scores", "paired_moments"})
+_DATA = frozenset({"cells", "labels", "missing", "dups", "sketch"})  # need no predictions
+PAIRED_KINDS = _PAIRED | {WEIGHTED + k for k in _PAIRED}
+DATA_KINDS = _DATA | {WEIGHTED + k for k in _DATA}
 
 
 SCORE_KINDS = frozenset({"scores", "paired_scores", "loss", "ece", "calibration"})
+_NO_LABELS = ("cells", "missing", "dups", "sketch", "psi", "score_sketch")  # kinds that need no target
 
 
 def summarise(req: Request, r: Rows, base: Rows | None, aux: SummaryAux | None) -> Any:
-    """The summary ``req`` of one partition of one evaluation set (``base``: the base rows, for paired)."""
+    """The summary ``req`` of one partition of one evaluation set (``base``: the base rows, for paired).
+
+    A weighted twin (``w:<kind>``) reads the row weights ``r.w``; every other kind ignores them.
+    """
+    weighted = req.kind.startswith(WEIGHTED)
+    kind = req.kind[len(WEIGHTED):] if weighted else req.kind
     try:
-        fn = SUMMARY_KINDS[req.kind]
+        fn = (WEIGHTED_KINDS if weighted else SUMMARY_KINDS)[kind]
     except KeyError:
-        raise ValueError(f"unknown summary kind {req.kind!r}; expected one of {sorted(SUMMARY_KINDS)}") from None
-    if req.kind in SCORE_KINDS and r.score is None and r.proba is None:
+        raise ValueError(f"unknown summary kind {req.kind!r}; expected one of {sorted(SUMMARY_KINDS)} "
+                         f"(or {WEIGHTED}<kind>)") from None
+    if weighted and r.w is None:
+        raise ValueError(f"weighted summary {req.kind!r} asked of rows without weights")
+    if kind in SCORE_KINDS and r.score is None and r.proba is None:
         from audit.errors import CheckSkipped
 
         raise CheckSkipped("needs scores; no predicted probabilities for this evaluation set "
                            "(no score column, or the model has no predict_proba)")
-    if r.y is None and r.y_value is None and req.kind not in ("cells", "missing", "dups", "sketch", "psi",
-                                                              "score_sketch"):
+    if r.y is None and r.y_value is None and kind not in _NO_LABELS:
         from audit.errors import CheckSkipped
 
         raise CheckSkipped(f"needs labels; evaluation set {req.evalset!r} has no target")
