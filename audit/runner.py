@@ -30,8 +30,8 @@ import numpy as np
 
 from audit.checks.latency import TIMING_CHECKS, start_background
 from audit.context import AuditContext, AuditSettings
-from audit.digest import with_digest
 from audit.data.population import check_population, load_population
+from audit.digest import with_digest
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
 from audit.inputs import AuditInputs, LoadedModel, load_models, model_manifest, prepare_inputs
