@@ -402,19 +402,20 @@ class _Roles:
         self.sensitive = [n for _, n in _names(d.get("sensitive")) if isinstance(d.get("sensitive"), list)]
         self.prediction = d.get("prediction") if isinstance(d.get("prediction"), str) else None
         self.score = d.get("score") if isinstance(d.get("score"), str) else None
+        self.weight = d.get("weight") if isinstance(d.get("weight"), str) else None
         listed = d.get("features")
         if isinstance(listed, list):
             self.features = [n for _, n in _names(listed) if n in cols]
             self.listed = True
         else:
             with_sensitive = d.get("sensitive_features") is not False
-            drop = {self.target, self.prediction, self.score} | (set() if with_sensitive else set(self.sensitive))
+            drop = {self.target, self.prediction, self.score, self.weight} | (set() if with_sensitive else set(self.sensitive))
             self.features = [c for c in schema.columns if c not in drop]
             self.listed = False
 
     @property
     def used(self) -> list[str]:
-        extra = [c for c in (self.target, self.prediction, self.score) if c is not None]
+        extra = [c for c in (self.target, self.prediction, self.score, self.weight) if c is not None]
         return list(dict.fromkeys([*self.features, *extra, *self.sensitive]))
 
 
@@ -434,7 +435,7 @@ def check_schema(doc: dict, col: Collector, schema: DataSchema, ref: DataSchema 
         col.add(loc, f"{role} column {_short(name)} not found in {where}{_hint(name, schema.columns)}")
         return False
 
-    for key, role in (("target", "target"), ("prediction", "prediction"), ("score", "score")):
+    for key, role in (("target", "target"), ("prediction", "prediction"), ("score", "score"), ("weight", "weight")):
         if isinstance(d.get(key), str):
             need(("data", key), d[key], role)
     for key, role in (("sensitive", "sensitive"), ("features", "feature")):
@@ -479,6 +480,9 @@ def _check_kinds(doc: dict, col: Collector, roles: _Roles, schema: DataSchema) -
     if roles.score is not None and roles.score in kinds and not schema.numeric(roles.score):
         col.add(("data", "score"), f"score column {roles.score!r} holds {kinds[roles.score]} values; expected "
                                    "numbers (the positive class's probability, in [0, 1])")
+    if roles.weight is not None and roles.weight in kinds and not schema.numeric(roles.weight):
+        col.add(("data", "weight"), f"weight column {roles.weight!r} holds {kinds[roles.weight]} values; expected "
+                                    "non-negative numbers (each row's sampling weight)")
     task = doc.get("task")
     t = roles.target
     if t is not None and t in kinds:
