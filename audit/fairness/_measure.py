@@ -248,6 +248,8 @@ class _PartResult:
     cmp: int | None
     counts: np.ndarray | None      # confusion counts (G, 4) for the extras
     per_comp: list[float] | None = None  # point disparity of each component
+    basis: np.ndarray | None = None      # per group, the smallest denominator the size rule compared
+    basis_label: list[str] | None = None  # per group, the metric whose denominator that was
 
 
 def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartResult:
@@ -258,7 +260,8 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         vals.append(np.asarray(v, dtype=float))
         rvals.append(np.asarray(c.fn(r)[0], dtype=float))
         support.append(np.asarray(sup, dtype=float))
-    small = np.min(support, axis=0) < min_size
+    basis = np.min(support, axis=0)  # the rows each group's decision rests on (the smallest denominator)
+    small = basis < min_size
     include = ~small if params.small_groups == "exclude" else np.ones_like(small)
     cnt = part.aggregate(counts) if counts is not None else None
     n = cnt.sum(-1) if cnt is not None else s[:, 0]  # regression stats start with the row count
@@ -267,7 +270,7 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         pick = lambda v, inc: _red(red, np.where(inc, v, np.nan))  # noqa: E731
         point, boot, point_all = pick(vals[0], include), pick(rvals[0], include), pick(vals[0], True)
         return _PartResult(part, n, vals, rvals, small, include, point, boot, point_all,
-                           np.full_like(vals[0], np.nan), None, cnt)
+                           np.full_like(vals[0], np.nan), None, cnt, None, basis, _basis_labels(comps, support))
     ref = _reference_index(part, params.reference_group) if params.compare_to == "reference" else None
     per_comp = [float(disparity(v, metric.kind, include, ref)) for v in vals]
     point = combine([np.asarray(x) for x in per_comp], metric.kind)
@@ -278,7 +281,12 @@ def _part(part, stats, reps, counts, comps, metric, params, min_size) -> _PartRe
         cmp = comparison_index(v, include, params.compare_to, c.higher_is_better, ref)
         gaps.append(group_gaps(v, metric.kind, cmp))
     return _PartResult(part, n, vals, rvals, small, include, float(point), boot, float(point_all),
-                       combine(gaps, metric.kind), cmp, cnt, per_comp)
+                       combine(gaps, metric.kind), cmp, cnt, per_comp, basis, _basis_labels(comps, support))
+
+
+def _basis_labels(comps, support) -> list[str]:
+    """Per group, the component whose denominator is the smallest (the one the size rule used)."""
+    return [comps[int(i)].label for i in np.argmin(np.asarray(support), axis=0)]
 
 
 def _red(fn, a):
@@ -352,8 +360,9 @@ def measure(ctx, params, metric: FairnessMetric) -> Measurement:
     small = [g for g in groups if g.small]
     reason = None
     if small and params.small_groups == "inconclusive":
-        reason = (f"{len(small)} group(s) below min_group_size={min_size}: "
-                  + ", ".join(f"{g.group} (n={g.n})" for g in small))
+        from audit.fairness._report import small_group_text
+
+        reason = f"{len(small)} group(s) below min_group_size={min_size}: {small_group_text(small, parts)}"
     elif not np.isfinite(value):
         reason = "fewer than two groups with a defined value" + (
             f" of at least {min_size} rows" if small else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["message", "details"]
+__all__ = ["message", "details", "small_group_text"]
 
 
 def _fmt(x) -> str:
@@ -39,14 +39,33 @@ def message(metric, params, comps, parts, value, lo, hi, value_all, small, min_s
                     else np.nanargmin(worst.per_comp))
         text += _extremes(worst, i, comps[i], metric, params)
     text += "."
-    if small:
-        names = ", ".join(f"{g.group} (n={g.n})" for g in small)
-        if params.small_groups == "exclude":
-            text += (f" Excluded from the value, still reported and flagged: {len(small)} group(s) "
-                     f"below min_group_size={min_size}: {names}; with them the value is {_fmt(value_all)}.")
-        else:
-            text += f" {len(small)} group(s) below min_group_size={min_size}: {names}."
+    # With small_groups: inconclusive the verdict's reason names the small groups (once); here
+    # only the exclusion, which changes the value, is said.
+    if small and params.small_groups == "exclude":
+        text += (f" Excluded from the value, still reported and flagged: {len(small)} group(s) "
+                 f"below min_group_size={min_size}: {small_group_text(small, parts)}; with them the value "
+                 f"is {_fmt(value_all)}.")
     return text
+
+
+def small_group_text(groups, parts) -> str:
+    """``race=Asian (23 rows behind false positive rate; 31 in the group)``, one per small group.
+
+    The minimum group size applies to each metric's own denominator; quoting that count (not
+    the group's row count) says why the group is too small.
+    """
+    basis = {}
+    for p in parts:
+        if p.basis is None:
+            continue
+        for g, lab in enumerate(p.part.labels):
+            basis[lab] = (int(round(float(p.basis[g]))), p.basis_label[g] if p.basis_label else "")
+    out = []
+    for g in groups:
+        b, what = basis.get(g.group, (g.n, ""))
+        out.append(f"{g.group} ({b} rows behind {what}; {g.n} in the group)" if what and b != g.n
+                   else f"{g.group} (n={g.n})")
+    return ", ".join(out)
 
 
 def _worst_part(parts, value, metric, params):
