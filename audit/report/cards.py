@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,22 @@ def _dedupe_columns(t: dict, seen: Seen, anchor: str, title: str) -> tuple[dict 
             "note": (t["note"] + " " + note).strip(), "wide": len(keep) > 8}, where
 
 
+# The runner ends a message with " — <why>"; these whys only restate the value, the threshold and
+# the verdict the card shows beside them (in the report's number format), so the card leaves them out.
+_RESTATED = re.compile(r"^(value|interval) \S.* (meets|breaks the bound|is within .* but in the warning zone)\b")
+
+
+def card_message(message: str) -> str:
+    """The check's message without a verdict reason that only restates value, threshold and verdict.
+
+    Reasons that say more (a small group, a straddled bound, too few rows) stay.
+    """
+    head, sep, why = (message or "").rpartition(" — ")
+    if sep and _RESTATED.match(why):
+        return head
+    return message or ""
+
+
 def _special_note(r, method) -> str:
     """A sentence for a value with a special meaning, or ''."""
     v = r.value
@@ -258,7 +275,7 @@ def check_view(index: int, r, seen: Seen) -> dict[str, Any]:
         "n": fmt_count(r.n) if r.n is not None else "",
         "rows_from": shorten(scope.get("source", ""), 120) if scope else "",
         "duration": f"{r.duration_s:.2f} s",
-        "message": shorten(r.message or "", MAX_MESSAGE),
+        "message": shorten(card_message(r.message), MAX_MESSAGE),
         "params": _params(r.params),
         "chart": Markup(svg) if svg else None,
         "baseline": bool(baseline),
@@ -270,10 +287,20 @@ def check_view(index: int, r, seen: Seen) -> dict[str, Any]:
         "tables": shown_tables,
         # A table wider than a portrait page's column is printed on a landscape page, with its card.
         "landscape": any(len(t["columns"]) > LANDSCAPE_COLUMNS for t in shown_tables),
-        "repeats": repeats,
+        "repeats": _group_repeats(repeats),
         "charts": detail_charts,
         "error": _error_view(r.error),
     }
+
+
+def _group_repeats(repeats: list[dict]) -> list[dict]:
+    """One line per earlier card: "Latency per batch size, Measured on: shown with “p95 latency”."""
+    out: dict[str, dict] = {}
+    for r in repeats:
+        entry = out.setdefault(r["anchor"], {"anchor": r["anchor"], "title": r["title"], "whats": []})
+        if r["what"] not in entry["whats"]:
+            entry["whats"].append(r["what"])
+    return [{**e, "what": ", ".join(e["whats"])} for e in out.values()]
 
 
 def _signed(v: Any) -> str:

@@ -151,10 +151,13 @@ def _transpose(columns: list[str], rows: list[list[Any]]) -> tuple[list[str], li
 def _table(title: str, columns: list[str], rows: list[list[Any]], *, flags: set[int] = frozenset(),
            keep: list[int] | None = None, note: str = "", empty: str = "none found") -> dict[str, Any]:
     columns, rows = _merge_intervals(columns, rows)
-    if len(columns) > TRANSPOSE_COLUMNS and 0 < len(rows) <= TRANSPOSE_ROWS and keep is None and not flags:
+    if len(columns) > TRANSPOSE_COLUMNS and 0 < len(rows) <= TRANSPOSE_ROWS and keep is None:
         # Many columns, few rows (a latency profile per batch size, the attacks of a curve): one
-        # row per measure reads better and fits the page's width.
+        # row per measure reads better and fits the page's width. A flagged row becomes a column
+        # whose heading says so.
         columns, rows = _transpose(columns, rows)
+        columns = [c if j - 1 not in flags else f"{c} (flagged)" for j, c in enumerate(columns)]
+        flags = set()
         transposed = True
     else:
         transposed = False
