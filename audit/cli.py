@@ -177,6 +177,8 @@ def _add_run_options(sp) -> None:
     sp.add_argument("--out", default="reports", help="folder for report folders (default: %(default)s)")
     sp.add_argument("--seed", type=int, default=None, help="override the policy's seed")
     sp.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster)")
+    sp.add_argument("--model-card", action="store_true",
+                    help="also write model_card.md and model_card.json into the report folder")
     sp.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     ex = sp.add_argument_group("scaling (default: the policy's execution block, else in memory)")
     ex.add_argument("--executor", choices=["memory", "local", "dask"], default=None,
@@ -308,7 +310,7 @@ def _finish(results, args, lenient: bool = False) -> int:
     _remove_stale(args.out, results)
     folders, side = [], None
     for result in results:
-        folder = write_report(result, args.out, pdf=not args.no_pdf)
+        folder = write_report(result, args.out, pdf=not args.no_pdf, model_card=args.model_card)
         folders.append(folder)
         if text and not args.quiet:
             print_summary(result, console=console)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["message", "details"]
+__all__ = ["message", "details", "small_text"]
 
 
 def _fmt(x) -> str:
@@ -51,13 +51,12 @@ def message(metric, params, comps, parts, value, lo, hi, value_all, small, min_s
                     else np.nanargmin(worst.per_comp))
         text += _extremes(worst, i, comps[i], metric, params)
     text += "."
-    if small:
+    # With small_groups: inconclusive the verdict's reason names the small groups (once); here
+    # only the exclusion, which changes the value, is said.
+    if small and params.small_groups == "exclude":
         names = ", ".join(small_text(g) for g in small)
-        if params.small_groups == "exclude":
-            text += (f" Excluded from the value, still reported and flagged: {len(small)} group(s) "
-                     f"below min_group_size={min_size}: {names}; with them the value is {_fmt(value_all)}.")
-        else:
-            text += f" {len(small)} group(s) below min_group_size={min_size}: {names}."
+        text += (f" Excluded from the value, still reported and flagged: {len(small)} group(s) "
+                 f"below min_group_size={min_size}: {names}; with them the value is {_fmt(value_all)}.")
     return text
 
 

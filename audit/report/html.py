@@ -1,44 +1,45 @@
 """The self-contained HTML report.
 
-One file, no network: CSS is inline, charts are inline SVG, there is no URL in
-any attribute, and every user string is escaped by Jinja2's autoescape. The PDF
+One file, no network: CSS is inline, charts are inline SVG, there is no URL in any
+attribute, and every user string is escaped by Jinja2's autoescape. The PDF
 (:mod:`audit.report.pdf`) is printed from the same HTML.
+
+Order of the report (docs/report.md): the decision and what was audited (identity), the
+sign-off bound to the run digest, policy provenance, the checks at a glance, the
+regulation matrix (when the policy declares frameworks), one card per check grouped by
+family, the evaluation sets, technical details, the methods appendix and the policy text.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from audit.report import charts
 from audit.report._format import (
-    VERDICT_MEANING,
-    VERDICT_ORDER,
-    family_of,
-    fmt_extra,
+    fmt_count,
     fmt_interval,
-    fmt_num,
     fmt_time,
-    interval_note,
+    fmt_value,
+    plain,
+    shorten,
     threshold_text,
+    unit_of,
     verdict_str,
 )
-from audit.results import AuditResult, CheckResult
+from audit.report.appendix import matrix_view, methods_view
+from audit.report.cards import Seen, check_view
+from audit.report.identity import decision_view, identity_view, provenance_view, technical_view
+from audit.results import AuditResult
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "MAX_POLICY_TEXT"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
-
-# Decisions that are not verdict names still get a colour.
-_DECISION_CLASS = {
-    "approve": "pass", "approved": "pass", "pass": "pass", "passed": "pass", "ok": "pass",
-    "reject": "fail", "rejected": "fail", "fail": "fail", "failed": "fail",
-}
+MAX_POLICY_TEXT = 40_000  # characters of the policy appendix; the whole text is in results.json
+MAX_EVALSET_FACTS = 240  # an attack's full record is in its check's "Attacks used" table and results.json
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,9 +59,9 @@ def _environment():
 
 
 def _breakable(text: Any) -> Markup:
-    """Escape, then allow line breaks after the dots of dotted ids (``a.b_c@0.2``)."""
+    """Escape, then allow line breaks after the dots, underscores and @ of ids (``a.b_c@0.2``)."""
     escaped = escape(str(text))
-    return Markup(re.sub(r"([._@])", r"\1<wbr>", str(escaped)))
+    return Markup(re.sub(r"([._@/])", r"\1<wbr>", str(escaped)))
 
 
 def render_html(result: AuditResult) -> str:
@@ -75,178 +76,97 @@ def render_html(result: AuditResult) -> str:
     -------
     str
         The HTML document. It references no external resource (no ``http:``,
-        ``https:`` or ``file:`` URL); user text is escaped.
+        ``https:`` or ``file:`` URL); user text is escaped; long strings and long
+        per-group tables are shortened (results.json keeps every value).
     """
     return _environment().get_template("report.html.j2").render(**_context(result))
 
 
 def _context(result: AuditResult) -> dict[str, Any]:
+    from audit.compliance import methods
+
     manifest = dict(result.manifest or {})
-    has_baseline = any(r.baseline for r in result.results)
-    checks = [_check_view(i, r) for i, r in enumerate(result.results, start=1)]
+    seen = Seen()
+    checks = [check_view(i, r, seen) for i, r in enumerate(result.results, start=1)]
+    fam_titles = {k: f.title for k, f in methods().families.items()}
     families: dict[str, list[dict]] = {}
     for view in checks:
         families.setdefault(view["family"], []).append(view)
-    counts = result.summary.counts or {}
-    decision = str(result.summary.decision)
+    anchors = {(r.id, r.name, r.evalset): f"check-{i}" for i, r in enumerate(result.results, start=1)}
+    identity = identity_view(result)
+    title = shorten(result.policy_name, 200)
+    model = shorten(identity["model_name"], 120)
     return {
-        "policy_name": result.policy_name,
+        "policy_name": title,
+        "model_name": model,
         "schema_version": result.schema_version,
         "date": fmt_time(manifest.get("started_at")),
-        "finished": fmt_time(manifest.get("finished_at")),
-        "toolkit_version": manifest.get("toolkit_version") or manifest.get("version") or "",
-        "decision": decision,
-        "decision_class": _verdict_class(decision),
-        "exit_code": result.summary.exit_code,
-        "blocking_failures": list(result.summary.blocking_failures),
-        "counts": [(v, int(counts.get(v, 0)), VERDICT_MEANING[v]) for v in VERDICT_ORDER]
-        + [(k, int(n), "") for k, n in counts.items() if k not in VERDICT_ORDER],
-        "total": len(result.results),
-        "has_baseline": has_baseline,
+        "created_iso": str(manifest.get("started_at") or ""),
+        "toolkit_version": str(manifest.get("toolkit_version") or manifest.get("version") or ""),
+        "summary": decision_view(result),
+        "identity": identity,
+        "provenance": provenance_view(result),
+        "has_baseline": any(r.baseline for r in result.results),
+        "overview": [_overview_row(i, r, v) for i, (r, v) in enumerate(zip(result.results, checks, strict=True),
+                                                                          start=1)],
         "checks": checks,
-        "families": list(families.items()),
+        "families": [(fam_titles.get(f, f.capitalize()), items) for f, items in families.items()],
+        "matrix": matrix_view(result, anchors),
         "evalsets": _evalset_rows(result.evalsets),
-        "manifest": manifest,
-        "policy_text": result.policy_text or "",
+        "technical": technical_view(result),
+        "methods": methods_view(result),
+        "policy_text": shorten(result.policy_text or "", MAX_POLICY_TEXT),
+        "keywords": ", ".join(x for x in (shorten(result.policy_name, 200), identity["digest"]) if x),
+        "subject": _subject(result, identity),
     }
 
 
-def _verdict_class(text: str) -> str:
-    t = (text or "").strip()
-    if t.upper() in VERDICT_ORDER:
-        return t.lower()
-    if "WARN" in t.upper() or "CONDITION" in t.upper():  # "PASS WITH WARNINGS"
-        return "warn"
-    return _DECISION_CLASS.get(t.lower().split()[0] if t else "", "neutral")
+def _subject(result: AuditResult, identity: dict) -> str:
+    s = result.summary
+    model = f" of {identity['model_name']}" if identity["model_name"] else ""
+    return shorten(f"Model audit{model} against policy {result.policy_name}: {s.decision} "
+                   f"(exit code {s.exit_code})", 400)
 
 
-def _check_view(index: int, r: CheckResult) -> dict[str, Any]:
-    verdict = verdict_str(r.verdict)
-    threshold = dict(r.threshold or {})
+def _overview_row(index: int, r, view: dict) -> dict[str, Any]:
+    unit = unit_of(r.id, r.unit)
     baseline = dict(r.baseline or {})
-    svg = charts.metric_chart(r, uid=f"m{index}")
-    detail_charts = []
-    for j, chart in enumerate((r.details or {}).get("charts") or [], start=1):
-        drawn = charts.chart_svg(chart, uid=f"d{index}-{j}")
-        title = chart.get("title", "") if isinstance(chart, dict) else ""
-        kind = chart.get("kind", "?") if isinstance(chart, dict) else "?"
-        detail_charts.append({"svg": Markup(drawn) if drawn else None, "title": title, "kind": kind})
     return {
-        "anchor": f"check-{index}",
-        "id": r.id,
-        "name": r.name if r.name and r.name != r.id else "",
-        "family": r.family or family_of(r.id),
-        "evalset": r.evalset,
-        "verdict": verdict,
-        "vclass": verdict.lower(),
-        "blocking": r.blocking,
-        "threshold": threshold_text(threshold),
-        "reference": r.reference or threshold.get("reference") or "",
-        "value": fmt_num(r.value),
-        "interval": fmt_interval(r.interval),
-        "interval_note": interval_note(r.interval),
-        "n": fmt_num(r.n),
-        "duration": f"{r.duration_s:.2f} s",
-        "message": r.message or "",
-        "params": json.dumps(r.params, sort_keys=True, default=str) if r.params else "",
-        "chart": Markup(svg) if svg else None,
-        "baseline": bool(baseline),
-        "baseline_value": fmt_num(baseline.get("baseline_value")) if baseline else "",
-        "change": _signed(baseline.get("change")) if baseline else "",
-        "regressed": bool(baseline.get("regressed")),
-        "baseline_extra": {k: _plain(v) for k, v in baseline.items()
-                           if k not in ("baseline_value", "change", "regressed") and v is not None},
-        "groups": _groups_table(r),
-        "tables": [_table_view(t) for t in (r.details or {}).get("tables") or [] if isinstance(t, dict)],
-        "charts": detail_charts,
-        "error": _error_view(r.error),
+        "anchor": view["anchor"], "title": view["title"], "id": r.id, "evalset": view["evalset"],
+        "threshold": threshold_text(r.threshold, unit), "value": fmt_value(r.value, unit),
+        "interval": fmt_interval(r.interval), "verdict": verdict_str(r.verdict),
+        "vclass": verdict_str(r.verdict).lower(), "blocking": r.blocking,
+        "baseline_value": view["baseline_value"], "change": view["change"], "regressed": view["regressed"],
+        "has_baseline_value": bool(baseline),
     }
 
 
-def _signed(v: Any) -> str:
-    if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
-        return "+" + fmt_num(v)
-    return fmt_num(v)
-
-
-def _groups_table(r: CheckResult) -> dict[str, Any] | None:
-    if not r.groups:
-        return None
-    extra_keys: list[str] = []
-    for g in r.groups:
-        extra_keys += [k for k in g.extra if k not in extra_keys]
-    rows = []
-    for g in r.groups:
-        cells = [_gcell(g.n), _gcell(g.value), {"text": fmt_interval(g.interval), "ci": "", "num": True}]
-        cells += [_gcell(g.extra[k]) if k in g.extra else _gcell(None) for k in extra_keys]
-        rows.append({"group": g.group, "cells": cells, "small": g.small})
-    return {"columns": ["n", "value", "interval", *extra_keys], "rows": rows,
-            "any_small": any(g.small for g in r.groups)}
-
-
-def _gcell(v: Any) -> dict[str, Any]:
-    """A per-group cell: the number, and its interval (on its own line) if it has one."""
-    if isinstance(v, dict) and "value" in v:
-        ci = fmt_interval(v) if (v.get("low") is not None or v.get("high") is not None) else ""
-        return {"text": fmt_num(v.get("value")), "ci": ci, "num": True}
-    numeric = v is None or (isinstance(v, int | float) and not isinstance(v, bool))
-    return {"text": fmt_extra(v), "ci": "", "num": numeric}
-
-
-def _table_view(t: dict) -> dict[str, Any]:
-    flagged = set(t.get("flag_rows") or [])
-    rows = []
-    for i, row in enumerate(t.get("rows") or []):
-        cells = [{"text": _cell(c), "num": isinstance(c, int | float) and not isinstance(c, bool)}
-                 for c in (row if isinstance(row, list | tuple) else [row])]
-        rows.append({"cells": cells, "flag": i in flagged})
-    return {"title": t.get("title", ""), "columns": [str(c) for c in t.get("columns") or []],
-            "rows": rows}
-
-
-def _cell(c: Any) -> str:
-    if isinstance(c, dict | list):
-        return fmt_extra(c)
-    return fmt_num(c)
-
-
-def _error_view(error: dict | None) -> dict[str, Any] | None:
-    if not error:
-        return None
-    fields = {k: v for k, v in error.items() if k != "traceback"}
-    return {"fields": fields, "traceback": error.get("traceback") or ""}
+_EVALSET_SKIP = {"kind", "rows", "seed", "description", "params", "built_on"}
 
 
 def _evalset_rows(evalsets: dict[str, dict]) -> list[dict[str, str]]:
-    known = ("kind", "rows", "seed", "description", "params")
+    """One compact row per evaluation set: name, kind, rows, seed, description, facts on one line."""
     rows = []
     for name, info in (evalsets or {}).items():
         info = info if isinstance(info, dict) else {"description": info}
-        other = []
+        facts = []
+        params = info.get("params") if isinstance(info.get("params"), dict) else {}
+        facts += [f"{k}={plain(v, 120)}" for k, v in params.items() if v is not None]
         for k, v in info.items():
-            if k in known:
+            if k in _EVALSET_SKIP or v is None or k in params:
                 continue
-            if isinstance(v, dict):  # e.g. meta["report"]: its facts, one per line
-                other += [f"{kk}: {_plain(vv)}" for kk, vv in v.items()]
+            if isinstance(v, dict):  # e.g. meta["report"]: its facts, inline
+                facts += [f"{kk}={plain(vv, 120)}" for kk, vv in v.items() if vv is not None]
             else:
-                other.append(f"{k}: {_plain(v)}")
-        params = info.get("params")
+                facts.append(f"{k}={plain(v, 120)}")
         rows.append({
-            "name": name,
-            "kind": str(info.get("kind", "")),
-            "rows": fmt_num(info.get("rows")),
+            "name": shorten(name, 120),
+            "kind": shorten(str(info.get("kind", "")), 80),
+            "rows": fmt_count(info.get("rows")) if info.get("rows") is not None else "—",
             "seed": "—" if info.get("seed") is None else str(info.get("seed")),  # no separators
-            "description": str(info.get("description") or ""),
-            "params": ", ".join(f"{k}={_plain(v)}" for k, v in params.items())
-            if isinstance(params, dict) else _plain(params),
-            "other": other,
+            "built_on": shorten(str(info.get("built_on") or ""), 80),
+            "description": shorten(str(info.get("description") or ""), 600),
+            "facts": shorten(" · ".join(facts), MAX_EVALSET_FACTS),
         })
     return rows
 
-
-def _plain(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, dict | list):
-        return json.dumps(v, sort_keys=True, default=str)
-    return fmt_num(v)

@@ -1,24 +1,41 @@
-"""The PDF report, printed by WeasyPrint from the HTML report.
+"""The PDF report, printed by WeasyPrint from the HTML report, for archives.
 
-The page layout (A4, running header with the policy name and date, "page X of
-Y" footer, table headers repeated, rows and charts never split) is the print
-CSS in ``templates/_style.css``.
+The page layout (A4, landscape pages for cards with wide tables, running header with the
+policy name and date, the run digest and "page X of Y" in the footer, table headers
+repeated, cards and charts kept whole) is the print CSS in ``templates/_style.css``.
+
+The PDF is **PDF/A-3b** (WeasyPrint's ``pdf/a-3b`` variant), tagged where WeasyPrint
+supports it (``pdf_tags``), and carries its evidence inside: ``results.json`` and the
+policy as embedded files (``/AF`` associated files with relationship ``Data`` and
+``Source``), so the PDF alone is the record of the run. Title, subject and keywords
+(policy name and run digest) come from the HTML's ``<title>`` and ``<meta>`` tags.
+Attachments get the run's start time as their dates, so the same run prints the same
+attachment entries.
 
 WeasyPrint's default URL fetcher reads ``file://`` and fetches ``http(s)://``
 (also from inside inline SVG, and ``rel="attachment"`` links embed local files
 into the PDF). The report needs no resource at all, so the fetcher allows only
 ``data:`` URLs: an untrusted string that slipped into the HTML cannot read the
-disk or reach the network.
+disk or reach the network. Attachments are passed as bytes, never fetched.
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
-__all__ = ["render_pdf", "safe_url_fetcher"]
+__all__ = ["render_pdf", "safe_url_fetcher", "PDF_VARIANT", "ATTACHMENT_RELATIONSHIP"]
 
 ALLOWED_PROTOCOLS = frozenset({"data"})
+PDF_VARIANT = "pdf/a-3b"
+# How each embedded file relates to the document (PDF 2.0 / PDF/A-3 AFRelationship).
+ATTACHMENT_RELATIONSHIP = {"results.json": "Data", "policy.yaml": "Source"}
+_DESCRIPTION = {"results.json": "The audit's results (results.json): every value, interval, verdict and "
+                                "the manifest; the report renders this file.",
+                "policy.yaml": "The policy the audit ran, as written."}
 
 
 def safe_url_fetcher():
@@ -35,8 +52,23 @@ def safe_url_fetcher():
     return URLFetcher(allowed_protocols=set(ALLOWED_PROTOCOLS))
 
 
-def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=None) -> Path | bytes:
-    """Print the HTML report to PDF.
+def _attachments(files: Mapping[str, bytes | str] | None, when: datetime | None, fetcher) -> list:
+    from weasyprint import Attachment
+
+    out = []
+    for name, content in (files or {}).items():
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        out.append(Attachment(file_obj=io.BytesIO(data), name=name, url_fetcher=fetcher,
+                              description=_DESCRIPTION.get(name, name),
+                              relationship=ATTACHMENT_RELATIONSHIP.get(name, "Supplement"),
+                              created=when, modified=when))
+    return out
+
+
+def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=None,
+               attachments: Mapping[str, bytes | str] | None = None, created: datetime | None = None,
+               variant: str | None = PDF_VARIANT, tagged: bool = True) -> Path | bytes:
+    """Print the HTML report to an archival PDF.
 
     Parameters
     ----------
@@ -47,6 +79,15 @@ def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=
     url_fetcher : weasyprint.urls.URLFetcher, optional
         For tests only; defaults to :func:`safe_url_fetcher`. Pass a subclass of
         it, never a more permissive fetcher.
+    attachments : mapping of str to bytes or str, optional
+        Files to embed, by name (``results.json``, ``policy.yaml``): exactly these bytes.
+    created : datetime, optional
+        Creation and modification date of the attachments (default: now).
+    variant : str or None
+        WeasyPrint PDF variant; default PDF/A-3b, the archival profile that allows embedded
+        files. None for a plain PDF.
+    tagged : bool
+        Write a tagged (structured) PDF, for screen readers and reflow.
 
     Returns
     -------
@@ -55,9 +96,13 @@ def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=
     """
     from weasyprint import HTML  # lazy: ~0.5 s to import
 
-    document = HTML(string=html, base_url=None, url_fetcher=url_fetcher or safe_url_fetcher())
+    fetcher = url_fetcher or safe_url_fetcher()
+    document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+    options = {"attachments": _attachments(attachments, created, fetcher), "pdf_tags": tagged}
+    if variant:
+        options["pdf_variant"] = variant
     if path is None:
-        return document.write_pdf()
+        return document.write_pdf(**options)
     path = Path(path)
-    document.write_pdf(target=str(path))
+    document.write_pdf(target=str(path), **options)
     return path

@@ -56,8 +56,8 @@ FORMATS = frozenset({"html", "pdf", "json", "junit"})
 
 
 def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text: str | None = None,
-                 pdf: bool = True, formats=None) -> Path:
-    """Write results.json, report.html, report.pdf, junit.xml and policy.yaml.
+                 pdf: bool = True, formats=None, model_card: bool = False) -> Path:
+    """Write results.json, report.html, report.pdf, junit.xml and policy.yaml (and a model card).
 
     Parameters
     ----------
@@ -74,6 +74,8 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
     formats : set of str, optional
         Which of ``html``, ``pdf``, ``json``, ``junit`` to write (default: all, the PDF as ``pdf``
         says). ``policy.yaml`` is always written when there is a policy text.
+    model_card : bool
+        Also write ``model_card.md`` and ``model_card.json`` (:func:`audit.report.model_card.model_card`).
 
     Returns
     -------
@@ -107,8 +109,9 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
     if formats is None and not pdf:
         want.discard("pdf")
     try:
+        results_json = result.model_dump_json(indent=2) + "\n"
         if "json" in want:
-            _write_text(tmp / "results.json", result.model_dump_json(indent=2) + "\n")
+            _write_text(tmp / "results.json", results_json)
         html = render_html(result) if want & {"html", "pdf"} else None
         if "html" in want:
             _write_text(tmp / "report.html", html)
@@ -116,8 +119,15 @@ def write_report(result: AuditResult, out_dir: str | os.PathLike, *, policy_text
             _write_text(tmp / "junit.xml", render_junit(result))
         if result.policy_text:
             _write_text(tmp / "policy.yaml", result.policy_text)
+        if model_card:
+            _write_model_card(result, tmp)
         if "pdf" in want:
-            render_pdf(html, tmp / "report.pdf")
+            # The archival PDF carries results.json and the policy, byte for byte as written here.
+            files = {"results.json": results_json}
+            if result.policy_text:
+                files["policy.yaml"] = result.policy_text
+            render_pdf(html, tmp / "report.pdf", attachments=files,
+                       created=parse_time((result.manifest or {}).get("started_at")))
             _fsync_file(tmp / "report.pdf")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report folder is an ordinary folder
         _fsync_dir(tmp)
@@ -244,6 +254,16 @@ def _newest_change(folder: Path) -> float:
         except OSError:
             continue
     return newest
+
+
+def _write_model_card(result: AuditResult, folder: Path) -> None:
+    import json
+
+    from audit.report.model_card import model_card
+
+    markdown, data = model_card(result)
+    _write_text(folder / "model_card.md", markdown)
+    _write_text(folder / "model_card.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _write_text(path: Path, text: str) -> None:

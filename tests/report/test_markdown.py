@@ -77,9 +77,10 @@ def test_table_reads_back_as_results_json(written):
             assert value == "—" and interval == "—"
         else:
             assert float(value) == pytest.approx(r["value"], rel=5e-4)  # 4 significant digits
-            low, high = (float(x) for x in interval.strip("[]").split(","))
-            assert (low, high) == (pytest.approx(r["interval"]["low"], rel=5e-4),
-                                   pytest.approx(r["interval"]["high"], rel=5e-4))
+            low, high = (float(x) for x in interval.split(" – "))  # "0.400 – 0.520"
+            # interval ends: 3 significant digits of the larger end (audit.report._format)
+            assert (low, high) == (pytest.approx(r["interval"]["low"], rel=5e-3),
+                                   pytest.approx(r["interval"]["high"], rel=5e-3))
         assert f"{r['threshold']['min']:.2f}" in threshold
     counts = saved["summary"]["counts"]
     for verdict, n in counts.items():

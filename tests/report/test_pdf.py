@@ -63,7 +63,7 @@ def test_pdf_text_holds_every_check_verdict_and_policy(report_pdf):
     assert "credit-scoring" in last and "2026-11-28" in last
     # chart text is text, not paths: axis labels of the charts are searchable
     assert "selection rate" in text and "severity" in text
-    assert not reader.attachments
+    assert not reader.attachments  # render_pdf embeds only what it is given
 
 
 def test_only_data_urls_are_fetched(monkeypatch, tmp_path):
@@ -109,3 +109,86 @@ def test_safe_fetcher_refuses_everything_but_data():
         with pytest.raises(ValueError, match="disallowed protocol"):
             fetcher.fetch(url)
     assert fetcher.fetch(f"data:image/png;base64,{PNG}").read()[:4] == b"\x89PNG"
+
+
+def _html_verdicts(html: str) -> list[str]:
+    """Every verdict string the HTML shows: badge texts and the decision."""
+    import re
+
+    return sorted(set(re.findall(r'<span class="(?:badge [a-z]+[^"]*|value)">([A-Z][A-Z ]+?)(?: \d+)?</span>', html)))
+
+
+@pytest.fixture(scope="module")
+def archived():
+    import json
+
+    result = build_result()
+    manifest = {**result.manifest, "run_digest": "7e" * 32}
+    result = result.model_copy(update={"manifest": manifest})
+    results_json = result.model_dump_json(indent=2) + "\n"
+    html = render_html(result)
+    from datetime import UTC, datetime
+
+    pdf = render_pdf(html, attachments={"results.json": results_json, "policy.yaml": result.policy_text},
+                     created=datetime(2026, 11, 28, 15, tzinfo=UTC))
+    return result, html, pdf, results_json, json
+
+
+def test_archival_pdf_is_pdf_a_3b_tagged_with_its_evidence_attached(archived):
+    result, html, pdf, results_json, json = archived
+    reader = PdfReader(io.BytesIO(pdf))
+    att = reader.attachments
+    assert att["results.json"] == [results_json.encode()]  # byte for byte
+    assert att["policy.yaml"] == [result.policy_text.encode()]
+    assert json.loads(att["results.json"][0]) == json.loads(result.model_dump_json())
+    root = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root  # tagged
+    assert "/OutputIntents" in root and "/AF" in root
+    relationships = {str(f.get_object()["/F"]): str(f.get_object()["/AFRelationship"]) for f in root["/AF"]}
+    assert relationships == {"results.json": "/Data", "policy.yaml": "/Source"}
+    meta = reader.metadata
+    assert "credit-scoring" in meta.title and "FAIL" in meta.subject
+    keywords = [k.strip() for k in meta["/Keywords"].split(",")]
+    assert keywords == [result.policy_name, "7e" * 32]
+
+
+def test_every_verdict_string_of_the_html_is_in_the_pdf_text(archived):
+    _, html, pdf, _, _ = archived
+    verdicts = _html_verdicts(html)
+    assert {"PASS", "WARN", "FAIL", "INCONCLUSIVE", "ERROR", "SKIPPED"} <= set(verdicts)
+    text = _text(pdf)
+    for v in verdicts:
+        assert v in text, v
+    assert "7e" * 32 in "".join(text.split())  # the digest, on the sign-off
+
+
+def test_a_hostile_size_of_input_renders_to_a_bounded_pdf(tmp_path):
+    from audit.results import AuditResult, CheckResult, GroupValue, Interval, Summary, Verdict
+
+    long = "x" * 10_000
+    groups = [GroupValue(group=f"group {long[:40]} {i}", n=5 + i % 50, value=(i % 97) / 97,
+                         interval=Interval(low=0.0, high=1.0), small=i % 7 == 0) for i in range(3000)]
+    table = {"title": long, "columns": ["group", "n", "rate"], "rows": [[g.group, g.n, g.value] for g in groups]}
+    charts = [{"kind": "intervals", "title": long, "labels": [g.group for g in groups],
+               "values": [g.value for g in groups]},
+              {"kind": "heatmap", "title": long, "row_labels": [str(i) for i in range(300)],
+               "col_labels": [str(i) for i in range(300)], "values": [[0.5] * 300] * 300}]
+    results = [CheckResult(id="fairness.selection_rate", name=long, family="fairness", evalset=long,
+                           verdict=Verdict.INCONCLUSIVE, value=0.5, interval=Interval(low=0.1, high=0.9),
+                           groups=groups, message=long, reference=long, threshold={"min": 0.1, "reference": long},
+                           params={"sensitive": [long] * 3}, details={"tables": [table], "charts": charts}),
+               CheckResult(id=f"custom.{long}", name=long, family=long, evalset="base", verdict=Verdict.ERROR,
+                           message=long, error={"type": long, "message": long, "traceback": long * 3})]
+    result = AuditResult(policy_name=long, manifest={"note": long, "started_at": "2026-11-28T15:00:00Z"},
+                         results=results, evalsets={long: {"kind": long, "description": long, "params": {long: long}}},
+                         summary=Summary(counts={"INCONCLUSIVE": 1, "ERROR": 1}, decision="FAIL", exit_code=1,
+                                         blocking_failures=[long]), policy_text=long * 5)
+    html = render_html(result)
+    assert len(html) < 500_000
+    path = render_pdf(html, tmp_path / "big.pdf", attachments={"results.json": result.model_dump_json()})
+    reader = PdfReader(path)
+    assert 1 <= len(reader.pages) <= 20
+    assert path.stat().st_size < 5_000_000  # results.json (about 0.6 MB here) is attached in full
+    assert len(reader.attachments["results.json"][0]) == len(result.model_dump_json().encode())
