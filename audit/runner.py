@@ -139,9 +139,11 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
         threads = ThreadPlan.choose(1 if execution.executor == "memory" else executor.describe()["workers"],
                                     configured)
         t0 = time.perf_counter()
-        inputs = prepare_inputs(lp, data=data, reference=reference, executor=executor,
-                                partition_rows=None if execution.executor == "memory" else execution.partition_rows,
-                                sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
+        with limited(threads.predict):  # the models' probe batch runs under the audit's limit too
+            inputs = prepare_inputs(lp, data=data, reference=reference, executor=executor,
+                                    partition_rows=None if execution.executor == "memory"
+                                    else execution.partition_rows,
+                                    sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
         t_sample = time.perf_counter() - t0
         check_population(population, inputs.first["counts"], inputs.source.location)
         audits = [_Audit(lp, options, inputs, m, seed, threads.predict, population) for m in models]

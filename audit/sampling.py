@@ -145,7 +145,7 @@ def _draw(executor, source, parts, columns, strata, rows, n, floor, seed, weight
     k = min(rows, n)
     threshold = 1.0 if k >= n else min(1.0, 1.5 * k / n)
     for _ in range(16):
-        job = SampleJob(columns, strata, [], [], seed, threshold, floor, weight)
+        job = SampleJob(columns, strata, [], [], seed, threshold, floor, weight=weight)
         merged = merge_sample_pass(executor.map(sample_task, source, parts, job), job)
         sample = select_sample(merged, k, n, threshold, floor)
         if sample is not None:

@@ -3,6 +3,7 @@
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,9 @@ def test_pdf_contains_every_check_and_verdict(demo_run):
 
 def test_html_has_no_external_urls(demo_run):
     html = (demo_run[2][0] / "report.html").read_text()
-    for bad in ("http://", "https://", "file:"):
+    for bad in ("http://", "https://"):
         assert bad not in html, bad
+    assert not re.search(r"(?<![A-Za-z])file:", html)  # the scheme, not "profile:"
 
 
 def test_junit_counts_match_results(demo_run):
@@ -102,6 +104,8 @@ def _stable(res: dict) -> dict:
     res = json.loads(json.dumps(res))
     for k in ("started_at", "finished_at", "wall_time_s", "timings", "hardware"):
         res["manifest"].pop(k, None)
+    # The thread settings describe the process (its environment), not the audit's inputs.
+    res["manifest"].get("execution", {}).pop("threads", None)
     for f in res["manifest"]["files"].values():
         f.pop("path", None)
         f.pop("source", None)
@@ -117,6 +121,9 @@ def _stable(res: dict) -> dict:
         r["details"] = {k: v for k, v in r["details"].items() if k not in ("timing", "timings")}
         keep.append(r)
     res["results"] = keep
+    # Timing checks may be INCONCLUSIVE on a loaded machine (not precise enough, by rule), so the
+    # counts and the decision are compared over the other checks only.
+    res["summary"] = Counter(r["verdict"] for r in keep)
     return res
 
 
@@ -137,6 +144,8 @@ def test_same_seed_same_results(demo_run, tmp_path):
     a, b = _stable(first), _stable(second)
     for ra, rb in zip(a["results"], b["results"], strict=True):
         assert ra == rb, ra["id"]
+    for k in a["manifest"]:
+        assert a["manifest"][k] == b["manifest"][k], k
     assert a == b
 
 

@@ -157,7 +157,7 @@ def test_group_n_is_the_rows_behind_the_value():
         assert g["value"] == pytest.approx(float((yhat[mask & (y == 1)] == 1).mean()), abs=1e-12)
         assert g["extra"]["rows"] == int(mask.sum())
         assert g["extra"]["min_support"] == min(pos, neg)
-        assert g["extra"]["min_support_of"] == ("tpr" if pos <= neg else "fpr")
+        assert g["extra"]["min_support_of"] == ("true positive rate" if pos <= neg else "false positive rate")
     drop = next(r for r in doc["results"] if r["id"] == "robustness.metric_drop")
     for g in drop["groups"]:  # each severity of the curve rests on that set's rows
         assert g["n"] == doc["evalsets"][g["group"]]["rows"] > 0

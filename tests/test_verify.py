@@ -189,6 +189,12 @@ def _attach(folder: Path, results: bytes, policy: bytes) -> None:
 def test_pdf_attachments_must_match(copy):
     pytest.importorskip("pypdf")
     raw, policy = (copy / "results.json").read_bytes(), (copy / "policy.yaml").read_bytes()
+    f = _findings(verify_report(copy, check_inputs=False))  # the report's own PDF/A-3b attachments
+    assert f["report.pdf: attached results.json"].status == "ok"
+    assert f["report.pdf: attached policy.yaml"].status == "ok"
+    from weasyprint import HTML
+
+    (copy / "report.pdf").write_bytes(HTML(string="<p>report</p>").write_pdf())
     f = _findings(verify_report(copy, check_inputs=False))
     assert f["report.pdf attachments"].status == "not checked"  # a PDF without attachments
     _attach(copy, raw, policy)

@@ -106,7 +106,7 @@ def mitigation_whatif(ctx, params):
     rate = _RATE[params.constraint]
     min_size = ctx.settings.min_group_size
     small = (res.n_fit < min_size) | (res.n_eval < min_size)
-    groups, trows = [], []
+    groups, trows, rules = [], [], {}
     for g, label in enumerate(res.groups):
         th = (after.thresholds or {}).get(label)
         groups.append(GroupValue(
@@ -116,7 +116,8 @@ def mitigation_whatif(ctx, params):
                    "selection_rate_after": _f(after.rates["selection_rate"][g]),
                    "tpr_before": _f(before.rates["tpr"][g]), "tpr_after": _f(after.rates["tpr"][g]),
                    "fpr_before": _f(before.rates["fpr"][g]), "fpr_after": _f(after.rates["fpr"][g]),
-                   "fit_rows": int(res.n_fit[g]), "thresholds": _thresholds(th)}))
+                   "fit_rows": int(res.n_fit[g]), "thresholds": _thresholds_text(th)}))
+        rules[label] = _thresholds(th)
         trows.append([label, int(res.n_fit[g]), int(res.n_eval[g]), _thresholds_text(th),
                       _f(before.rates["selection_rate"][g]), _f(after.rates["selection_rate"][g]),
                       _f(before.rates["tpr"][g]), _f(after.rates["tpr"][g]),
@@ -162,7 +163,9 @@ def mitigation_whatif(ctx, params):
                "disparity_before": _f(before.disparity), "disparity_after": _f(after.disparity),
                "disparity_after_interval": [_f(dlo), _f(dhi)], "metric_before": _f(before.metric),
                "metric_after": _f(after.metric), "fit_rows": n_fit, "evaluation_rows": n_eval,
-               "weighted": res.weighted, "frontier": frontier_rows, "tables": [ftable, gtable], "charts": [chart],
+               "weighted": res.weighted, "frontier": frontier_rows,
+               # Per group, the randomized rule as data (GroupValue.extra holds its text).
+               "thresholds": rules, "tables": [ftable, gtable], "charts": [chart],
                "note": "A what-if computed by post-processing the model's scores (fairlearn ThresholdOptimizer); "
                        "the audited model is unchanged. Intervals resample the evaluation rows with the "
                        "thresholds fixed."}

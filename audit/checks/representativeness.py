@@ -29,6 +29,7 @@ from audit.checks._registry import register_check
 from audit.errors import CheckError, CheckSkipped
 from audit.results import GroupValue, Interval, Measurement
 from audit.stats import percentile_interval, wilson_interval
+from audit.stats._order import matmul
 from audit.stats._weights import Tally, kish_n, wilson_kish
 from audit.stats.summaries import MISSING
 
@@ -178,7 +179,7 @@ def representativeness(ctx, params):
             raise CheckError(f"group(s) {[_label(pcols, g) for g in stray[:5]]} have no declared population share "
                              f"(population from {pop.source})")
         declared = sorted(shares)
-        rows = member @ fine.n
+        rows = matmul(member, fine.n)
         idx = {g: i for i, g in enumerate(found)}
         pick = np.array([idx.get(g, -1) for g in declared])
 
@@ -187,13 +188,13 @@ def representativeness(ctx, params):
             return out
 
         n_g = take(rows)
-        w_g = take(member @ fine.w) if weighted else n_g
-        w2_g = take(member @ fine.w2) if weighted else n_g
+        w_g = take(matmul(member, fine.w)) if weighted else n_g
+        w2_g = take(matmul(member, fine.w2)) if weighted else n_g
         total, total2 = float(w_g.sum()), float(w2_g.sum())
         pi = np.array([shares[g] for g in declared])
         obs = w_g / total if total > 0 else np.full(len(declared), np.nan)
         gap = obs - pi
-        rep_g = take(reps @ member.T)
+        rep_g = take(matmul(reps, member.T))
         rep_obs = rep_g / np.maximum(rep_g.sum(axis=-1, keepdims=True), 1e-300)
         gaps_boot.append(np.nanmax(np.abs(rep_obs - pi), axis=-1))
         # Chi-square on counts (weighted: shares scaled to Kish's effective rows).
@@ -330,7 +331,8 @@ def reference_mix(ctx, params):
     r_member[[ix[k] for k in rkeys], np.arange(len(rkeys))] = 1.0
 
     def joint(t: Tally, member) -> Tally:  # (cells of cols, m)
-        return Tally(member @ t.n, None if t.w is None else member @ t.w, None if t.w is None else member @ t.w2)
+        return Tally(matmul(member, t.n), None if t.w is None else matmul(member, t.w),
+                     None if t.w is None else matmul(member, t.w2))
 
     E, R = joint(ev, e_member), joint(rt, r_member)
     rng = ctx.rng("reference-mix")
@@ -343,7 +345,8 @@ def reference_mix(ctx, params):
     for pcols in _partitions(cols, params.groups) if cols else []:
         gk, gm = _member(allk, [cols.index(c) for c in pcols])
         comparisons.append((" & ".join(pcols), [_label(pcols, g) for g in gk],
-                            lambda a, gm=gm: gm @ a.sum(axis=-1) if a.ndim == 2 else np.einsum("gk,bkm->bg", gm, a)))
+                            lambda a, gm=gm: (matmul(gm, a.sum(axis=-1)) if a.ndim == 2
+                                              else np.einsum("gk,bkm->bg", gm, a))))
     groups, tables, tests, boots = [], [], [], []
     labels_c, vals_c, lows_c, highs_c = [], [], [], []
     for name, glabels, marg in comparisons:

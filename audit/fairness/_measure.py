@@ -421,7 +421,7 @@ def _group_rows(pr: _PartResult, comps, level, boot_method: str = "bootstrap-cou
         if pr.support:
             j = int(np.argmin([s[g] for s in pr.support]))
             extra["min_support"] = int(round(pr.support[j][g]))
-            extra["min_support_of"] = comps[j].name
+            extra["min_support_of"] = comps[j].label
         if pr.counts is not None:
             for name in _EXTRAS:
                 kk, nn, (wl, wh) = wilson(RATES[name], pr.counts[g], None if not weighted else pr.counts_w2[g])

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from audit.stats._order import matmul
+
 __all__ = ["CONSTRAINTS", "OBJECTIVES", "WhatIfPoint", "WhatIf", "positive_probability", "group_rates",
            "disparity", "metric_value", "stratified_split", "fit_thresholds", "what_if"]
 
@@ -208,7 +210,7 @@ def _boot_sums(points: list[WhatIfPoint], y, codes, n_groups, w, n_boot: int, rn
         b = min(chunk, n_boot - s)
         counts = rng.multinomial(n, probs, size=b).astype(np.float64)
         for o, m in zip(out, mats, strict=True):
-            o[s:s + b] = (counts @ m).reshape(b, 4, n_groups)
+            o[s:s + b] = matmul(counts, m).reshape(b, 4, n_groups)
     return [np.swapaxes(o, 1, 2) for o in out]
 
 

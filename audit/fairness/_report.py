@@ -29,7 +29,7 @@ def _cell(d) -> str:
 def small_text(g) -> str:
     """A small group as the rule saw it: the rows behind its smallest rate, and the group's rows.
 
-    ``"race=Asian (23 rows behind fpr; 31 in the group)"``, or ``"sex=X (n=10)"`` when the
+    ``"race=Asian (23 rows behind false positive rate; 31 in the group)"``, or ``"sex=X (n=10)"`` when the
     smallest denominator is the whole group.
     """
     rows, sup, of = g.extra.get("rows", g.n), g.extra.get("min_support"), g.extra.get("min_support_of")

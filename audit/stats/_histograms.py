@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.stats._order import matmul
+
 __all__ = [
     "rank_bins",
     "cell_codes",
@@ -189,7 +191,7 @@ def bootstrap_binned_means(bm: BinnedMoments, n_boot: int, rng: np.random.Genera
     n = bm.n
     d = bm.means.shape[1]
     draws = bootstrap_counts(bm.counts, n_boot, rng).astype(np.float64)  # (B, K)
-    sums = draws @ bm.means  # (B, d)
+    sums = matmul(draws, bm.means)  # (B, d)
     noisy = np.abs(bm.roots).sum(axis=(1, 2)) > 0  # cells with within-cell spread
     if noisy.any():
         roots = bm.roots[noisy]

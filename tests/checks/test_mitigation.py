@@ -100,7 +100,7 @@ def test_after_mitigation_disparity_equals_fairlearn_metricframe(demo, constrain
     s_eval = demo["score"][ind["test"]]
     assert np.allclose(positive_probability(interp, s_eval, ind["groups"]), ind["p"], atol=1e-12)
     for g in r.groups:  # the thresholds the check reports are the ones fairlearn fitted here
-        mine = [(t["probability"], t["operator"], float(t["threshold"])) for t in g.extra["thresholds"]]
+        mine = [(t["probability"], t["operator"], float(t["threshold"])) for t in r.details["thresholds"][g.group]]
         it = interp[g.group]
         theirs = [(float(it[f"p{i}"]), it[f"operation{i}"].operator, float(it[f"operation{i}"].threshold))
                   for i in (0, 1) if it[f"p{i}"] > 0]
