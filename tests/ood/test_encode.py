@@ -68,15 +68,6 @@ def test_constant_column_centred_not_scaled():
     assert out.tolist() == [[1.0, 0.0]]
 
 
-def test_equals_the_pre_rewrite_encoder():
-    """Continuity with ``audit.checks._encode`` while it exists (skipped once it is removed)."""
-    old = pytest.importorskip("audit.checks._encode")
-    ref, cur = _frame(400, 2), _frame(100, 3)
-    ref.loc[5, "a"] = np.nan
-    np.testing.assert_array_equal(StandardEncoder(TYPES).fit(ref).transform(cur),
-                                  old.StandardEncoder(TYPES).fit(ref).transform(cur))
-
-
 def test_bad_input_named():
     ref = _frame(20, 0)
     enc = StandardEncoder(TYPES).fit(ref)
