@@ -124,7 +124,9 @@ def read_schema(data, what: str = "data") -> DataSchema:
     if suffix in _PARQUET:
         return _parquet_schema(str(data), files[0])
     if suffix in _CSV:
-        return _csv_schema(str(data), files[0], only=len(files) == 1)
+        # The first file with rows describes the columns (a header-only file reads every column as text).
+        first = next((f for f in files if _csv_has_rows(f)), files[0])
+        return _csv_schema(str(data), first, only=len(files) == 1)
     raise DataError(f"{files[0]}: unknown data format {suffix!r}; expected .csv or .parquet")
 
 
@@ -223,6 +225,13 @@ def _csv_schema(location: str, first: Path, only: bool = True) -> DataSchema:
     for name, (_, s) in zip(header, head.items(), strict=True):
         kinds.setdefault(name, _pandas_kind(s)[0])
     return DataSchema(location, tuple(header), kinds, _repeated(header), detail)
+
+
+def _csv_has_rows(path: Path) -> bool:
+    """Whether a CSV file has a non-blank line after its header (reads two lines at most)."""
+    with open(path, "rb") as fh:
+        fh.readline(16 << 20)
+        return bool(fh.readline(16 << 20).strip())
 
 
 def _unique(names: list[str]) -> list[str]:

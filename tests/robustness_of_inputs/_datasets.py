@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import strategies as st
 
 from ._harness import FEATURES, SENSITIVE, TARGET, base_frame
@@ -175,10 +176,14 @@ def _writer(df: pd.DataFrame, fmt: str) -> Callable[[Path], Path]:
     def write(folder: Path) -> Path:
         if fmt == "parquet":
             path = folder / "data.parquet"
-            df.to_parquet(path)
-        else:
-            path = folder / "data.csv"
-            df.to_csv(path, index=False)
+            try:
+                df.to_parquet(path)
+                return path
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                # A column mixing types Parquet cannot store (labels 'no' and 2): CSV holds it as text.
+                path.unlink(missing_ok=True)
+        path = folder / "data.csv"
+        df.to_csv(path, index=False)
         return path
     return write
 
