@@ -124,7 +124,9 @@ def read_schema(data, what: str = "data") -> DataSchema:
     if suffix in _PARQUET:
         return _parquet_schema(str(data), files[0])
     if suffix in _CSV:
-        return _csv_schema(str(data), files[0])
+        # The first file with rows describes the columns (a header-only file reads every column as text).
+        first = next((f for f in files if _csv_has_rows(f)), files[0])
+        return _csv_schema(str(data), first, only=len(files) == 1)
     raise DataError(f"{files[0]}: unknown data format {suffix!r}; expected .csv or .parquet")
 
 
@@ -198,7 +200,7 @@ def _parquet_schema(location: str, first: Path) -> DataSchema:
     return DataSchema(location, tuple(names), kinds, _repeated(names), detail)
 
 
-def _csv_schema(location: str, first: Path) -> DataSchema:
+def _csv_schema(location: str, first: Path, only: bool = True) -> DataSchema:
     sep = "\t" if first.suffix.lower() == ".tsv" else ","
     with open(first, "rb") as fh:
         raw = fh.readline(16 << 20)  # a header over 16 MiB is not a header
@@ -215,10 +217,21 @@ def _csv_schema(location: str, first: Path) -> DataSchema:
                            encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - any parser failure is bad input
         raise DataError(f"{first}: cannot read the CSV file: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    if head.empty and only:
+        # Found by the fuzz suite: with no rows every column reads as text, and the policy's numeric
+        # constraints were reported as "holds string values" instead of the empty file.
+        raise DataError(f"{first}: a header line but no data rows (0 rows); expected at least one row")
     kinds, detail = {}, {}
     for name, (_, s) in zip(header, head.items(), strict=True):
         kinds.setdefault(name, _pandas_kind(s)[0])
     return DataSchema(location, tuple(header), kinds, _repeated(header), detail)
+
+
+def _csv_has_rows(path: Path) -> bool:
+    """Whether a CSV file has a non-blank line after its header (reads two lines at most)."""
+    with open(path, "rb") as fh:
+        fh.readline(16 << 20)
+        return bool(fh.readline(16 << 20).strip())
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -447,6 +460,11 @@ def check_schema(doc: dict, col: Collector, schema: DataSchema, ref: DataSchema 
             if name == roles.target:
                 col.add(("data", "features", i), f"the target column {name!r} is also listed as a feature; "
                                                   "a model must not see the answer")
+    if d.get("features") == [] and roles.prediction is None:
+        # Found by the fuzz suite: the model got a table with no columns and failed on the probe
+        # batch with numpy's "at least one array or dtype is required", naming no key.
+        col.add(("data", "features"), "an empty list: the model would get no input columns; name its "
+                                      "features, or leave data.features out to use every other column")
     _check_limits(col, roles, schema, limits)
     _check_kinds(doc, col, roles, schema)
     _check_constraints(doc, col, roles, schema)

@@ -117,7 +117,8 @@ def union_merged(errors: list[dict]) -> list[tuple[tuple, dict]]:
     unions: dict[tuple, list[str]] = {}
     for e in errors:
         loc = tuple(e["loc"])
-        if loc and _is_union_tag(loc[-1]):
+        # An unknown key is the user's text, never a union member's tag (a key may hold '[').
+        if loc and e["type"] != "extra_forbidden" and _is_union_tag(loc[-1]):
             key = loc[:-1]
             if key not in unions:
                 unions[key] = []

@@ -167,6 +167,17 @@ class DataRef(_Strict):
         None, description="Column of row weights (e.g. the sampling weights `audit sample` writes): every "
         "metric and interval counts each row this many times. Finite and non-negative; never a feature.")
 
+    @field_validator("features", "sensitive")
+    @classmethod
+    def _once_each(cls, names):
+        # Found by the fuzz suite: a feature listed twice selected a two-column frame where the
+        # model adapter expected one column (an internal error instead of a named key).
+        seen = set()
+        twice = [n for n in names or () if n in seen or seen.add(n)]
+        if twice:
+            raise ValueError(f"column(s) {sorted(set(twice))!r} listed more than once; expected each column once")
+        return names
+
     @model_validator(mode="after")
     def _weight_column(self):
         if self.weight is not None:

@@ -1,0 +1,1 @@
+"""Hostile and broken inputs: hypothesis-generated policies and datasets through the command line."""
