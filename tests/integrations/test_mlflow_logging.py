@@ -65,7 +65,7 @@ def test_one_run_holds_values_intervals_verdicts_thresholds_hashes_and_the_repor
             assert metrics[f"{key}/ci_high"] == r["interval"]["high"]
         else:
             assert f"{key}/ci_low" not in metrics
-        shown = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", tags[f"threshold/{key}"])]
+        shown = [float(x.replace(",", "")) for x in re.findall(r"\d[\d,]*(?:\.\d+)?", tags[f"threshold/{key}"])]
         for bound in ("min", "max", "warn_min", "warn_max"):
             if r["threshold"].get(bound) is not None:
                 assert r["threshold"][bound] in [pytest.approx(x, rel=1e-3) for x in shown], (key, bound)

@@ -80,18 +80,3 @@ def test_online_mahalanobis_state_restored():
     a = det.score(x)
     det.score(x[::-1])  # scoring updates the online statistics; they must be put back
     np.testing.assert_array_equal(det.score(x), a)
-
-
-@requires_alibi
-@pytest.mark.parametrize("kind", ["iforest", "gmm", "mahalanobis"])
-def test_equals_the_pre_rewrite_check(kind):
-    """Continuity with ``audit.checks.ood._Fitted`` while it exists (skipped once it is gone)."""
-    ood = pytest.importorskip("audit.checks.ood")
-    if not hasattr(ood, "_Fitted"):
-        pytest.skip("the pre-rewrite detector wrapper is gone")
-    ctx, xr, x = _data()
-    seed = int(ctx.rng("ood-detector", kind).integers(2**31 - 1))
-    old = ood._Fitted(ctx, kind).score(ctx.evalset("ood.far@1").X)
-    np.testing.assert_array_equal(make_alibi_detector(kind, seed=seed).fit(xr).score(x), old)
-    if kind != "mahalanobis":
-        np.testing.assert_array_equal(make_detector(kind, seed=seed).fit(xr).score(x), old)
