@@ -205,16 +205,22 @@ def _calibration_stats(ctx, gs, cell_code, table, params, rng):
     return pack(cnt, ssum), pack(rep, rep * mean)
 
 
+def _fine_cells(table, cell_code, n_fine: int) -> list:
+    """Moment summaries merged per fine cell (a cell's keys may come from several partitions)."""
+    fine: list = [None] * n_fine
+    for key, mom in table.items():
+        c = cell_code[key]
+        fine[c] = mom if fine[c] is None else fine[c] + mom
+    return fine
+
+
 def _regression_stats(ctx, gs, cell_code, table, rng):
     """Per fine cell ``[n, sum|e|, sum e^2, sum pred]`` (exact) and binned-moment replicates
     (each cell's size fixed: a stratified bootstrap)."""
     from audit.stats import bootstrap_binned_means
     from audit.stats._moments import MomentSummary
 
-    fine: list = [None] * gs.n_fine
-    for key, mom in table.items():
-        c = cell_code[key]
-        fine[c] = mom if fine[c] is None else fine[c] + mom
+    fine = _fine_cells(table, cell_code, gs.n_fine)
     B = ctx.settings.n_boot
     point = np.zeros((gs.n_fine, 4))
     reps = np.zeros((B, gs.n_fine, 4))
@@ -237,11 +243,7 @@ def _weighted_regression_stats(ctx, gs, cell_code, rows_fine, rng):
     from audit.stats._moments import MomentSummary
     from audit.stats.summaries import W_REGRESSION_STATS
 
-    table = ctx.summaries.weighted_summary("moments", ctx.evalset_name)
-    fine: list = [None] * gs.n_fine
-    for key, mom in table.items():
-        c = cell_code[key]
-        fine[c] = mom if fine[c] is None else fine[c] + mom
+    fine = _fine_cells(ctx.summaries.weighted_summary("moments", ctx.evalset_name), cell_code, gs.n_fine)
     B = ctx.settings.n_boot
     point = np.zeros((gs.n_fine, 4))
     reps = np.zeros((B, gs.n_fine, 4))
