@@ -140,7 +140,13 @@ def test_same_seed_same_results(demo_run, tmp_path):
         assert (work / name).read_bytes() == (tmp_path / "work" / name).read_bytes(), name
     for k in ("model", "data", "reference", "policy"):
         assert first["manifest"]["files"][k]["sha256"] == second["manifest"]["files"][k]["sha256"], k
-    assert main(["compare", str(demo_run[2][0]), str(folder)]) == 0  # no input changed
+    # No input changed and no regression, timing checks aside: under a CPU hog the throughput can fall
+    # below its threshold (a true verdict for that machine), so `audit compare`'s exit code is not used.
+    from audit.compare import compare_runs, load_results
+
+    cmp = compare_runs(load_results(demo_run[2][0]), load_results(folder))
+    assert not cmp["changed_files"]
+    assert [r["key"] for r in cmp["rows"] if r["regression"] and r["key"].split(".")[0] not in TIMING_FAMILIES] == []
     a, b = _stable(first), _stable(second)
     for ra, rb in zip(a["results"], b["results"], strict=True):
         assert ra == rb, ra["id"]
