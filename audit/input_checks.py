@@ -43,7 +43,7 @@ from audit.files import regular_file
 from audit.policy._problems import Collector
 from audit.policy.schema import Execution
 
-__all__ = ["DataSchema", "Limits", "read_schema", "data_files", "data_check", "check_schema", "check_values",
+__all__ = ["implicit_features", "DataSchema", "Limits", "read_schema", "data_files", "data_check", "check_schema", "check_values",
            "positive_label", "probe_models", "PROBE_ROWS"]
 
 PROBE_ROWS = 64
@@ -405,6 +405,18 @@ def _short(name: str, limit: int = 60) -> str:
     return repr(name) if len(name) <= limit else repr(name[:limit - 3] + "...")
 
 
+def implicit_features(columns: list[str], roles: list[str | None], sensitive: list[str],
+                      with_sensitive: bool) -> list[str]:
+    """The features of a policy that lists none: every column but the target, prediction, score
+    and weight columns (``roles``), and but the sensitive ones unless ``data.sensitive_features``.
+
+    One rule for the check against the data's schema and for the audit itself
+    (:func:`audit.inputs.data_columns`).
+    """
+    drop = {r for r in roles if r is not None} | (set() if with_sensitive else set(sensitive))
+    return [c for c in columns if c not in drop]
+
+
 class _Roles:
     """Which columns play which part, resolved from the raw ``data`` block and the schema."""
 
@@ -421,9 +433,8 @@ class _Roles:
             self.features = [n for _, n in _names(listed) if n in cols]
             self.listed = True
         else:
-            with_sensitive = d.get("sensitive_features") is not False
-            drop = {self.target, self.prediction, self.score, self.weight} | (set() if with_sensitive else set(self.sensitive))
-            self.features = [c for c in schema.columns if c not in drop]
+            self.features = implicit_features(schema.columns, [self.target, self.prediction, self.score, self.weight],
+                                              self.sensitive, d.get("sensitive_features") is not False)
             self.listed = False
 
     @property
@@ -566,6 +577,15 @@ _CHECK_FEATURE_KEYS = ("features",)
 _SET_FEATURE_KEYS = ("feature", "features", "columns")
 
 
+def _features_named(col: Collector, loc: tuple, params: dict, keys: tuple[str, ...], features: list[str]) -> None:
+    """Every column the ``keys`` of ``params`` name (a name or a list) must be a feature."""
+    for key in keys:
+        for j, name in _names(params.get(key)):
+            if name not in features:
+                col.add(loc + (key,) + (() if j is None else (j,)),
+                        f"feature {_short(name)} is not among the features{_hint(name, features)}")
+
+
 def _check_params(doc: dict, col: Collector, roles: _Roles, schema: DataSchema) -> None:
     cols = set(schema.columns)
     declared = roles.sensitive
@@ -583,11 +603,7 @@ def _check_params(doc: dict, col: Collector, roles: _Roles, schema: DataSchema) 
                              f"groups of it (data.sensitive is {declared})")
             else:
                 col.add(loc, f"sensitive column {_short(name)} not found in {schema.location}{_hint(name, declared or list(cols))}")
-        for key in _CHECK_FEATURE_KEYS:
-            for j, name in _names(params.get(key)):
-                if name not in roles.features:
-                    loc = ("checks", i, "params", key) + (() if j is None else (j,))
-                    col.add(loc, f"feature {_short(name)} is not among the features{_hint(name, roles.features)}")
+        _features_named(col, ("checks", i, "params"), params, _CHECK_FEATURE_KEYS, roles.features)
         ref = params.get("reference_group")
         if isinstance(ref, dict):
             for k in ref:
@@ -605,11 +621,7 @@ def _check_params(doc: dict, col: Collector, roles: _Roles, schema: DataSchema) 
         params = d.get("params") if isinstance(d, dict) else None
         if not isinstance(params, dict):
             continue
-        for key in _SET_FEATURE_KEYS:
-            for j, c in _names(params.get(key)):
-                if c not in roles.features:
-                    loc = ("evalsets", name, "params", key) + (() if j is None else (j,))
-                    col.add(loc, f"feature {_short(c)} is not among the features{_hint(c, roles.features)}")
+        _features_named(col, ("evalsets", name, "params"), params, _SET_FEATURE_KEYS, roles.features)
         tc = params.get("time_column")
         if isinstance(tc, str) and tc not in roles.features and tc not in declared:
             col.add(("evalsets", name, "params", "time_column"),

@@ -35,7 +35,14 @@ from audit.data.sources import (
 from audit.errors import DataError, PolicyError
 from audit.evalsets import TableInfo, table_stats
 from audit.evalsets._table import typed_values
-from audit.input_checks import check_schema, check_values, positive_label, probe_models, read_schema
+from audit.input_checks import (
+    check_schema,
+    check_values,
+    implicit_features,
+    positive_label,
+    probe_models,
+    read_schema,
+)
 from audit.models.guard import DEFAULT_TIMEOUT_S
 from audit.models.loading import file_sha256, load_model, wrap_model
 from audit.passes import FLOOR, MAX_VOCAB, SampleJob, merge_sample_pass, sample_task, select_sample
@@ -83,8 +90,7 @@ def data_columns(d, columns: list[str], location: str) -> Columns:
         need(list(d.features), "feature")
         features = list(d.features)
     else:
-        drop = {d.target, *extra} | (set() if d.sensitive_features else set(d.sensitive))
-        features = [c for c in columns if c not in drop]
+        features = implicit_features(columns, [d.target, *extra], list(d.sensitive), d.sensitive_features)
     if d.target in features:
         raise DataError(f"{location}: the target column {d.target!r} is also listed as a feature")
     return Columns(features, d.target, list(d.sensitive), d.prediction, d.score, weight)

@@ -72,6 +72,12 @@ def runs(scale_files, tmp_path_factory):
     checks, evalsets = _policy_parts()
     policy = write_policy(tmp_path_factory.mktemp("pipeline"), scale_files, checks, evalsets=evalsets,
                           execution={"sample_rows": 1500})
+    return run_on_every_executor(policy)
+
+
+def run_on_every_executor(policy) -> dict:
+    """The audit of ``policy`` in memory, locally (1,000-row partitions on 1 and 2 workers, the
+    whole table on 2) and on Dask when it is installed, by executor name."""
     out = {
         "memory": _run(policy, executor="memory"),
         "local-1000x1": _run(policy, executor="local", partition_rows=1000, workers=1),

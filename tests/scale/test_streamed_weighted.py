@@ -16,10 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from audit.policy import load_policy
-from audit.runner import RunOptions, run_audit
 from tests.scale.conftest import write_policy
-from tests.scale.test_streamed import _policy_parts, _values
+from tests.scale.test_streamed import _policy_parts, _values, run_on_every_executor
 
 REPRESENTATIVENESS = [
     {"id": "data.representativeness", "params": {"groups": "both"}, "threshold": {"max": 1e9}},
@@ -44,10 +42,6 @@ def weighted_files(scale_files, tmp_path_factory):
     return {**scale_files, "folder": folder, "weighted_df": df, "population": pop, "dir": d}
 
 
-def _run(policy, **kw):
-    return run_audit(load_policy(policy), RunOptions(progress=False, trust_model=True, **kw))
-
-
 @pytest.fixture(scope="module")
 def runs(weighted_files):
     checks, evalsets = _policy_parts()
@@ -59,18 +53,7 @@ def runs(weighted_files):
     doc = yaml.safe_load(policy.read_text())
     doc["data"]["weight"] = "w"
     policy.write_text(yaml.safe_dump(doc, sort_keys=False))
-    out = {
-        "memory": _run(policy, executor="memory"),
-        "local-1000x1": _run(policy, executor="local", partition_rows=1000, workers=1),
-        "local-1000x2": _run(policy, executor="local", partition_rows=1000, workers=2),
-        "local-whole-x2": _run(policy, executor="local", partition_rows=4000, workers=2),
-    }
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        return out
-    out["dask-1000x2"] = _run(policy, executor="dask", partition_rows=1000, workers=2)
-    return out
+    return run_on_every_executor(policy)
 
 
 def test_weighted_results_identical_on_every_executor(runs):
