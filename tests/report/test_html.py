@@ -146,6 +146,23 @@ def test_first_page_is_the_decision_and_its_identity_then_the_sign_off():
     assert DIGEST in signoff and "Reviewed by" in signoff and "approve with conditions" in signoff
 
 
+def test_identity_tables_split_in_order_into_two_balanced_columns():
+    from audit.report.identity import _height, identity_view, two_columns
+
+    view = identity_view(_signed_result())
+    left, right = view["columns"]
+    assert left + right == view["sections"] and left and right  # every table once, in reading order
+    heights = [_height(s) for s in view["sections"]]
+    gap = abs(sum(map(_height, left)) - sum(map(_height, right)))
+    # no other split point is better balanced
+    assert all(gap <= abs(sum(heights) - 2 * sum(heights[:k])) for k in range(len(heights) + 1))
+    doc = render_html(_signed_result())
+    ident = _section(doc, "identity")
+    assert ident.count('class="idcol"') == 2 and "column-count" not in ident
+    one = [{"title": "t", "rows": [("a", "b")]}]
+    assert two_columns(one) == [one, []] and two_columns([]) == [[], []]
+
+
 def test_without_digest_or_reason_the_page_says_so_and_invents_nothing(page):
     _, doc, _ = page
     assert "Why:" not in _text(_section(doc, "summary"))
