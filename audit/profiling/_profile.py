@@ -249,7 +249,7 @@ class RuntimeProfile:
         """
         bp = self.batches[size]
         if bp.memory is None and bp.skipped:
-            return f"peak memory not measured: {self.not_timed_reason(size)}"
+            return self.not_timed_reason(size)
         if bp.memory is None:
             return (f"peak memory at batch size {size} not measured: {self._budget_text()} was spent before "
                     f"its memory calls (after timing {self._timed_text()}); raise budget_s to measure it")
