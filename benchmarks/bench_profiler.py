@@ -59,9 +59,10 @@ def full_profile() -> dict:
         str(b): {"timed_calls": bp.repeats, "p50_ms": bp.percentile_ms(50), "p95_ms": bp.percentile_ms(95),
                  "p99_ms": bp.percentile_ms(99), "max_ms": bp.max_ms, "cv": bp.cv,
                  "throughput_rows_per_s": bp.throughput_rows_per_s,
-                 "peak_tracemalloc_mb": bp.memory.tracemalloc_bytes / 2**20,
-                 "rss_increase_mb": (bp.memory.rss_delta_bytes or 0) / 2**20}
-        for b, bp in prof.batches.items()}
+                 "peak_tracemalloc_mb": bp.memory.tracemalloc_bytes / 2**20 if bp.memory else None,
+                 "rss_increase_mb": (bp.memory.rss_delta_bytes or 0) / 2**20 if bp.memory else None}
+        for b, bp in prof.timed_batches.items()}
+    per_batch.update({str(b): {"timed_calls": 0, "not_timed": prof.not_timed_reason(b)} for b in prof.skipped_batches})
     return {"profile_wall_s": profile_s, "per_batch": per_batch, "notes": prof.notes,
             "cold_start_s": cs.seconds, "cold_start_method": cs.method, "cold_start_child_wall_s": cs.process_s,
             "cold_start_measurement_wall_s": cold_wall, "load_average": prof.environment["load_average"],

@@ -22,6 +22,14 @@ precise enough measurement. A timing check (:data:`TIMING_CHECKS`) is INCONCLUSI
 and otherwise the runner decides it on its interval (``decision: interval``) unless the
 threshold names a decision: an interval that straddles a bound is INCONCLUSIVE, so
 load on the machine moves a verdict to INCONCLUSIVE before it can flip it.
+
+**The budget.** ``budget_s`` caps the profile's wall time (see
+:func:`audit.profiling.profile_model`): a batch size it did not reach has no timings, and
+memory calls it did not reach are not measured. A percentile or throughput check at such a
+batch size, and a memory check whose measure is missing, is INCONCLUSIVE with a message naming
+the batch size and the budget (``RuntimeProfile.not_timed_reason``,
+``RuntimeProfile.memory_missing_reason``). The profile's table lists every batch size asked for,
+those not timed with a ``note`` saying so; its charts show the timed ones.
 """
 
 from __future__ import annotations
@@ -164,37 +172,50 @@ def _environment_table(env: dict) -> dict:
     return {"title": "Measured on", "columns": ["item", "value"], "rows": rows}
 
 
+def _row_note(bp) -> str:
+    """What the time budget left out at one batch size ("" when nothing)."""
+    missing = (["not timed"] if bp.skipped else []) + (
+        ["memory not measured"] if bp.memory is None else [] if bp.memory.rss_measured else ["RSS not measured"])
+    return f"{', '.join(missing)} (budget_s spent)" if missing else ""
+
+
 def _batch_table(profile: RuntimeProfile) -> dict:
+    """Every batch size asked for; those the budget did not reach have 0 timed calls and a note."""
     rows, flags = [], []
+    notes = [_row_note(bp) for bp in profile.batches.values()]
     for i, (size, bp) in enumerate(profile.batches.items()):
         mem = bp.memory
-        rows.append([
-            size, bp.repeats, bp.warmup, _num(bp.mean_ms), _num(bp.std_ms), _num(bp.cv), _num(bp.min_ms),
+        stats = [None] * 9 if bp.skipped else [
+            _num(bp.mean_ms), _num(bp.std_ms), _num(bp.cv), _num(bp.min_ms),
             _num(bp.percentile_ms(50)), _num(bp.percentile_ms(95)), _num(bp.percentile_ms(99)),
-            _num(bp.max_ms), _num(bp.throughput_rows_per_s),
+            _num(bp.max_ms), _num(bp.throughput_rows_per_s)]
+        rows.append([
+            size, *([notes[i]] if any(notes) else []), bp.repeats, bp.warmup, *stats,
             _num(mem.tracemalloc_bytes / MB) if mem else None,
             _num(mem.rss_delta_bytes / MB) if mem and mem.rss_delta_bytes is not None else None,
         ])
         if bp.noisy:
             flags.append(i)
     return {"title": f"Latency per batch size ({profile.method}, rows from '{profile.evalset}')",
-            "columns": ["batch size", "timed calls", "warm-up", "mean ms", "std ms", "CV", "min ms", "p50 ms",
-                        "p95 ms", "p99 ms", "max ms", "throughput rows/s", "peak tracemalloc MB",
-                        "peak RSS increase MB"],
+            "columns": ["batch size", *(["note"] if any(notes) else []), "timed calls", "warm-up", "mean ms",
+                        "std ms", "CV", "min ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "throughput rows/s",
+                        "peak tracemalloc MB", "peak RSS increase MB"],
             "rows": rows, "flag_rows": flags}
 
 
 def _charts(ctx, profile: RuntimeProfile) -> list[dict]:
+    """Box and throughput charts of the timed batch sizes (one not timed has nothing to draw)."""
+    timed = profile.timed_batches
     series = []
-    for size, bp in profile.batches.items():
+    for size, bp in timed.items():
         q = [_num(v) for v in np.percentile(bp.timings_ms, [0, 25, 50, 75, 100])]
         series.append({"name": f"batch {size}", "q": q,
                        "extra": {"p95": _num(bp.percentile_ms(95)), "p99": _num(bp.percentile_ms(99))}})
     level = ctx.settings.confidence
-    tput = [(bp.throughput_rows_per_s, *_throughput_interval(ctx, bp, level)) for bp in profile.batches.values()]
+    tput = [(bp.throughput_rows_per_s, *_throughput_interval(ctx, bp, level)) for bp in timed.values()]
     return [
         {"kind": "box", "title": "Latency per call by batch size", "ylabel": "ms", "series": series},
-        {"kind": "curve", "xscale": "log", "title": "Throughput against batch size", "x": [float(b) for b in profile.batches],
+        {"kind": "curve", "xscale": "log", "title": "Throughput against batch size", "x": [float(b) for b in timed],
          "xlabel": "batch size (rows per call)", "ylabel": "rows/s",
          "series": [{"name": "throughput", "y": [_num(v) for v, _, _ in tput],
                      "low": [_num(lo) for _, lo, _ in tput], "high": [_num(hi) for _, _, hi in tput]}],
@@ -209,6 +230,12 @@ def _details(ctx, profile: RuntimeProfile) -> dict:
 
 def _with_notes(msg: str, profile: RuntimeProfile) -> str:
     return msg + ("; " + "; ".join(profile.notes) if profile.notes else "")
+
+
+def _not_measured(ctx, profile: RuntimeProfile, what: str, why: str) -> Measurement:
+    """INCONCLUSIVE, no value: the time budget ended before ``what`` was measured (``why`` says so)."""
+    return Measurement(value=None, n=0, inconclusive=why, message=f"{what}: not measured",
+                       details=_details(ctx, profile))
 
 
 def threads_text(threads: dict | None) -> str:
@@ -261,6 +288,9 @@ def imprecise(value: float | None, low: float | None, high: float | None, max_re
 def _percentile_check(ctx, params: LatencyParams, pct: int) -> Measurement:
     profile = _profile(ctx, params, params.batch_size)
     bp = profile.batch(params.batch_size)
+    if bp.skipped:
+        return _not_measured(ctx, profile, f"p{pct} latency at batch size {params.batch_size}",
+                             profile.not_timed_reason(params.batch_size))
     q = pct / 100.0
     level = ctx.settings.confidence
     low, high, _, _ = order_statistic_interval(bp.timings_ms, q, level)
@@ -314,6 +344,9 @@ def throughput(ctx, params: ThroughputParams) -> Measurement:
     """
     profile = _profile(ctx, params, params.batch_size)
     bp = profile.batch(params.batch_size)
+    if bp.skipped:
+        return _not_measured(ctx, profile, f"throughput at batch size {params.batch_size}",
+                             profile.not_timed_reason(params.batch_size))
     level = ctx.settings.confidence
     lo, hi = _throughput_interval(ctx, bp, level)
     msg = (f"throughput at batch size {params.batch_size}: {bp.throughput_rows_per_s:,.0f} rows/s "
@@ -334,9 +367,14 @@ def peak_memory(ctx, params: MemoryParams) -> Measurement:
 
     ``source``: ``tracemalloc`` (Python and numpy allocations), ``rss`` (resident
     set increase, catches native allocations) or ``max`` of the two (default).
+    INCONCLUSIVE when the profile's time budget was spent before the measure was taken
+    (the default batch size is the largest asked for, whether or not the budget reached it).
     """
     profile = _profile(ctx, params, params.batch_size)
     size = params.batch_size or max(profile.batches)
+    why = profile.memory_missing_reason(size, params.source)
+    if why:
+        return _not_measured(ctx, profile, f"peak memory of one call at batch size {size}", why)
     mem = profile.batch(size).memory
     if params.source == "rss" and mem.rss_delta_bytes is None:
         raise CheckError("resident set size is not available on this platform")

@@ -2,9 +2,10 @@
 
 :func:`profile_model` times the model's own ``predict_proba`` (or ``predict``)
 on slices of the evaluation set at several batch sizes: warm-up calls, then
-repeated calls timed with ``time.perf_counter_ns`` under a repetition cap and
-one time budget for the whole profile, then peak memory of one call
-(tracemalloc and RSS). It records the machine it ran on and the thread counts
+repeated calls timed with ``time.perf_counter_ns`` under a repetition cap, and
+peak memory of one call (tracemalloc and RSS), all within one time budget for
+the whole profile, a cap: batch sizes it did not reach are recorded as not
+timed (``BatchProfile.skipped``). It records the machine it ran on and the thread counts
 it measured at (the process's own configuration). :func:`get_profile` caches
 one profile per audit so every latency check shares it. Model size and
 cold-start time are measured separately, only when a check asks for them; the

@@ -46,7 +46,9 @@ class MemoryPeak:
     rss_peak_bytes : int or None
         Peak RSS of the whole process during the call.
     rss_method : str
-        ``"VmHWM"`` (Linux peak mark, exact) or ``"psutil-sampled"`` or ``"none"``.
+        ``"VmHWM"`` (Linux peak mark, exact), ``"psutil-sampled"``, ``"none"`` (RSS is not
+        available here) or ``"skipped"`` (the profile's time budget was spent before the RSS
+        call could start; :attr:`rss_measured` is False and both RSS fields are None).
     """
 
     tracemalloc_bytes: int
@@ -56,13 +58,40 @@ class MemoryPeak:
 
     @property
     def peak_bytes(self) -> int:
-        """The larger of the two measures."""
+        """The larger of the two measures (tracemalloc alone when RSS was not measured)."""
         return max(self.tracemalloc_bytes, self.rss_delta_bytes or 0)
 
+    @property
+    def rss_measured(self) -> bool:
+        """False when the time budget left no room for the RSS call (``rss_method == "skipped"``)."""
+        return self.rss_method != "skipped"
 
-def measure_peak_memory(fn: Callable, batch) -> MemoryPeak:
-    """Run ``fn(batch)`` twice: once under tracemalloc, once watching RSS."""
-    return MemoryPeak(_tracemalloc_peak(fn, batch), *_rss_peak(fn, batch))
+
+def measure_peak_memory(fn: Callable, batch, may_start: Callable[[], bool] | None = None) -> MemoryPeak | None:
+    """Run ``fn(batch)`` twice: once under tracemalloc, once watching RSS.
+
+    Parameters
+    ----------
+    fn : callable
+        The prediction function.
+    batch : object
+        Its input.
+    may_start : callable, optional
+        Asked before each of the two calls (a profile's time budget): when it returns False
+        the call is not made. Default: both calls are made.
+
+    Returns
+    -------
+    MemoryPeak or None
+        None when not even the tracemalloc call could start; ``rss_method="skipped"`` when
+        only the RSS call could not.
+    """
+    if may_start is not None and not may_start():
+        return None
+    traced = _tracemalloc_peak(fn, batch)
+    if may_start is not None and not may_start():
+        return MemoryPeak(traced, None, None, "skipped")
+    return MemoryPeak(traced, *_rss_peak(fn, batch))
 
 
 def _tracemalloc_peak(fn: Callable, batch) -> int:

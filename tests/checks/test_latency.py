@@ -125,6 +125,7 @@ def test_details_charts_summarise_the_timings(credit_ctx):
         assert curve["series"][0]["y"][[1, 32].index(b)] == pytest.approx(b / (t.mean() / 1e3))
     table, env = m.details["tables"]
     assert [r[0] for r in table["rows"]] == [1, 32]
+    assert "note" not in table["columns"]  # nothing was left out: no note column
     assert {r[0] for r in env["rows"]} >= {"CPU", "thread pools", "libraries"}
 
 
@@ -261,6 +262,77 @@ def test_cold_start_bracket_decides_precision(credit_ctx, monkeypatch):
         assert (m.inconclusive is None) == precise, m.inconclusive
 
 
+# -- the budget is a cap: checks at what it did not reach are INCONCLUSIVE (fake clock, no wall time) --
+BUDGET_CUT = {"batch_sizes": [1, 32, 1024], "budget_s": 1.0}
+NOT_TIMED = ("batch size {} not timed: the 1 s latency budget (latency profile budget_s) was spent after "
+             "timing batch size 1; raise budget_s to time it")
+
+
+@pytest.fixture
+def slow_model(monkeypatch):
+    """Profiles time a model whose calls take 0.5 s of a fake clock instead of the context's model:
+    the 1 s budget holds one warm-up and one timed call at batch size 1, nothing else."""
+    from audit.models.adapter import ModelAdapter
+    from tests.profiling import ClockModel, use_fake_clock
+
+    model = ClockModel(use_fake_clock(monkeypatch), 0.5)
+    real = _cache.profile_model
+    monkeypatch.setattr(_cache, "profile_model", lambda adapter, X, params, **kw: real(
+        ModelAdapter(model), X, params, **{**kw, "task": "regression"}))
+    return model
+
+
+@pytest.mark.parametrize(("cid", "params", "what", "why"), [
+    ("latency.p95_ms", {"batch_size": 1024}, "p95 latency at batch size 1024", NOT_TIMED.format(1024)),
+    ("latency.p50_ms", {"batch_size": 32}, "p50 latency at batch size 32", NOT_TIMED.format(32)),
+    ("latency.throughput_rows_per_s", {}, "throughput at batch size 1024", NOT_TIMED.format(1024)),
+    ("latency.peak_memory_mb", {}, "peak memory of one call at batch size 1024", NOT_TIMED.format(1024)),
+    ("latency.peak_memory_mb", {"batch_size": 1, "source": "tracemalloc"}, "peak memory of one call at batch size 1",
+     "peak memory at batch size 1 not measured: the 1 s latency budget (latency profile budget_s) was spent "
+     "before its memory calls (after timing batch size 1); raise budget_s to measure it"),
+])
+def test_a_check_the_budget_did_not_reach_is_inconclusive(credit_ctx, slow_model, cid, params, what, why):
+    m = run(credit_ctx, cid, **BUDGET_CUT, **params)
+    assert (m.value, m.n, m.inconclusive, m.message) == (None, 0, why, f"{what}: not measured")
+    assert [rows for rows, _ in slow_model.calls] == [1, 1]  # the profile: one warm-up, one timed call
+    json.dumps(m.model_dump(mode="json"), allow_nan=False)
+    table = m.details["tables"][0]
+    assert table["columns"][:4] == ["batch size", "note", "timed calls", "warm-up"]
+    assert [r[:4] for r in table["rows"]] == [
+        [1, "memory not measured (budget_s spent)", 1, 1],
+        [32, "not timed, memory not measured (budget_s spent)", 0, 0],
+        [1024, "not timed, memory not measured (budget_s spent)", 0, 0]]
+    assert all(v is None for r in table["rows"][1:] for v in r[4:])
+    box, curve = m.details["charts"]
+    assert [s["name"] for s in box["series"]] == ["batch 1"] and curve["x"] == [1.0]
+    assert any("batch size(s) 32, 1024 not timed" in n for n in m.details["notes"])
+
+
+def test_at_the_size_the_budget_reached_the_checks_say_what_is_short(credit_ctx, slow_model):
+    m = run(credit_ctx, "latency.p50_ms", **BUDGET_CUT)
+    assert m.value == 500.0 and m.n == 1 and "only 1 timed calls; p50 needs at least 2" in m.inconclusive
+    assert "batch size(s) 32, 1024 not timed" in m.message  # the profile's notes
+    m = run(credit_ctx, "latency.throughput_rows_per_s", **BUDGET_CUT, batch_size=1)
+    assert m.value == pytest.approx(2.0) and m.inconclusive and "fewer than 2 timed calls" in m.inconclusive
+
+
+def test_rss_cut_by_the_budget(credit_ctx, monkeypatch):
+    from audit.models.adapter import ModelAdapter
+    from tests.profiling import ClockModel, use_fake_clock
+
+    model = ClockModel(use_fake_clock(monkeypatch), 0.45)  # warm-up, timed, tracemalloc: 1.35 s
+    real = _cache.profile_model
+    monkeypatch.setattr(_cache, "profile_model", lambda adapter, X, params, **kw: real(
+        ModelAdapter(model), X, params, **{**kw, "task": "regression"}))
+    params = {"batch_sizes": [1], "budget_s": 1.0, "warmup": 1}
+    m = run(credit_ctx, "latency.peak_memory_mb", **params, source="tracemalloc")
+    assert m.inconclusive is None and m.value is not None and m.value >= 0
+    for source in ("max", "rss"):
+        m = run(credit_ctx, "latency.peak_memory_mb", **params, source=source)
+        assert m.value is None and m.inconclusive.startswith("RSS at batch size 1 not measured: the 1 s latency")
+    assert len(model.calls) == 3  # one profile for all three
+
+
 # -- in the runner: the interval decides, the cold start overlaps the other checks ----------------
 def _audit(demo_files, tmp_path, checks: str):
     from audit.policy import load_policy
@@ -331,3 +403,30 @@ def test_the_cold_start_child_loads_skops_as_the_audit_does(demo_files, tmp_path
     r = cs.runs[0]
     assert r.process_s > r.seconds > 0 and r.cpu_s > 0
     assert "without scikit-learn's torch/dask shims" in cs.extra["skops import"]
+
+
+def test_the_report_shows_the_sizes_the_budget_did_not_reach(demo_files, tmp_path, slow_model):
+    from audit.report.writer import write_report
+
+    res = _audit(demo_files, tmp_path, "\n".join([
+        "  - {id: latency.p95_ms, params: {batch_size: 1024}, threshold: {max: 1000}}",
+        "  - {id: latency.throughput_rows_per_s, threshold: {min: 1}}",
+        "  - {id: latency.peak_memory_mb, threshold: {max: 1000}}",
+        "  - {id: latency.p50_ms, threshold: {max: 1000}}",
+    ]) + "\n")
+    assert [rows for rows, _ in slow_model.calls] == [1, 1]  # one shared profile, two calls
+    folder = write_report(res, tmp_path / "out", pdf=False)
+    doc = json.loads((folder / "results.json").read_text())
+    got = {r["id"]: r for r in doc["results"]}
+    for cid in ("latency.p95_ms", "latency.throughput_rows_per_s", "latency.peak_memory_mb", "latency.p50_ms"):
+        assert got[cid]["verdict"] == "INCONCLUSIVE", got[cid]["message"]
+    for cid in ("latency.p95_ms", "latency.throughput_rows_per_s", "latency.peak_memory_mb"):
+        r = got[cid]
+        assert r["value"] is None and NOT_TIMED.format(1024) in r["message"]
+        rows = {row[0]: row for row in r["details"]["tables"][0]["rows"]}
+        assert rows[1024][1:4] == ["not timed, memory not measured (budget_s spent)", 0, 0]
+        assert rows[32][1:4] == ["not timed, memory not measured (budget_s spent)", 0, 0]
+        assert rows[1][2] == 1
+    html = (folder / "report.html").read_text()
+    assert "batch size 1024 not timed: the 1 s latency budget (latency profile budget_s)" in html
+    assert html.count("not timed, memory not measured (budget_s spent)") >= 2  # the 32 and 1024 columns
