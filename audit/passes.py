@@ -337,9 +337,8 @@ def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> d
     t0 = time.perf_counter()
     df = read_partition(source, part, job.columns)
     rows = np.arange(part.start, part.stop, dtype=np.int64)
-    base = base_set(df[job.features].reset_index(drop=True),
-                    df[job.target].to_numpy() if job.target in df.columns else None,
-                    df[job.sensitive].reset_index(drop=True), rows)
+    base = base_set(_positional(df[job.features]), df[job.target].to_numpy() if job.target in df.columns else None,
+                    _positional(df[job.sensitive]), rows)
     # Evaluation sets never change sensitive values: code the base rows once and map derived
     # rows through the base row each came from.
     base_cells = cell_keys(base.sensitive, job.sensitive)
@@ -384,6 +383,13 @@ def _summary_task(source, part: Partition, job: PartitionJob, models: list) -> d
     return {"summaries": out, "failed": failed, "describe": describe, "set_rows": counts, "rows": len(df),
             "predict_s": predict_s, "sample_rows": rows[in_sample], "sample_preds": sample_preds,
             "task_s": time.perf_counter() - t0}
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    # ``df[columns]`` is already a new frame: number its rows 0..n-1 in place rather than through
+    # ``reset_index``, which would copy every column once more.
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
 
 
 def _take(preds, mask: np.ndarray):

@@ -251,7 +251,7 @@ def read_partition(source: TableSource, part: Partition, columns: list[str] | No
             continue
         reader = _read_parquet if source.kind == "parquet" else _read_csv
         frames.append(reader(source, piece, lo - piece.start, hi - piece.start, columns))
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]  # a new frame: no copy
     df.index = pd.RangeIndex(part.start, part.stop)
     return df
 

@@ -25,9 +25,11 @@ each call so that none of these ends or stalls the audit:
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 
 from audit.errors import ModelCallError, ModelTimeoutError
@@ -113,6 +115,14 @@ class CallGuard:
         self._local = threading.local()
         self._hung: str | None = None
         self._child = _Child(model, estimator, timeout_s) if isolate else None
+        _GUARDS.add(self)
+
+    def _after_fork(self) -> None:
+        # In a forked process (the local executor's workers): the parent's worker threads and the
+        # pipe to its model process did not come along. Calls start their own, as on a Dask worker.
+        self._local = threading.local()
+        if self._child is not None:
+            self._child = _Child.from_payload(self.model, self._child.payload, self.timeout_s)
 
     def call(self, method: str, fn, X):
         """``fn(X)`` (the bound method ``method`` of the model) within the bounds."""
@@ -153,6 +163,19 @@ class CallGuard:
         self._hung = None
         self._child = None if state["child"] is None else _Child.from_payload(self.model, state["child"],
                                                                               self.timeout_s)
+        _GUARDS.add(self)
+
+
+_GUARDS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for guard in list(_GUARDS):
+        guard._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _plain(model: str, method: str, fn, X):

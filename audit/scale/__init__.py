@@ -1,4 +1,4 @@
-"""Where partition tasks run: this process, a pool of its threads, or a Dask cluster.
+"""Where partition tasks run: this process, worker processes forked from it, or a Dask cluster.
 
 ``scale`` only distributes work. An executor runs ``fn(source, partition,
 *shared)`` for every partition and yields the results as they complete; what

@@ -1,4 +1,4 @@
-"""Where partition tasks run: threads of this process, or a Dask cluster.
+"""Where partition tasks run: this process, processes forked from it, or a Dask cluster.
 
 Both executors have one method, :meth:`map`, that runs ``fn(source, part, *shared)``
 for every partition and yields results as they complete (merging is
@@ -9,7 +9,9 @@ first task, instead of pickling them into each task.
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -20,19 +22,29 @@ __all__ = ["LocalExecutor", "DaskExecutor", "make_executor"]
 
 
 class LocalExecutor:
-    """Partitions on a pool of ``workers`` threads in this process (one at a time if ``workers == 1``).
+    """Partitions on ``workers`` processes forked from this one (one at a time in this process if
+    ``workers == 1``).
 
-    At most ``workers`` partitions are in memory at once: tasks are submitted as
-    earlier ones finish, not all up front. While tasks run in parallel the process-wide
-    pools (BLAS, torch) are limited to one thread (:func:`~audit.scale._threads.parallel_section`);
-    OpenMP's limit belongs to each thread, so a task sets its own (the summary pass does).
+    The workers are forked when a pass starts, so the plan, the models and the data source reach
+    them without pickling (a model object given to the Python API needs no pickle support); only
+    the partition travels to a task and its summaries back. Processes, not threads: reading,
+    building the evaluation sets, summarising and much of a model's predict (pandas, encoders in
+    Python) hold the GIL, so threads of one process ran about one core's worth of work. Where
+    ``fork`` is not available (Windows, macOS' default), the workers are threads of this process.
+
+    At most ``workers`` partitions are in memory at once: tasks are submitted as earlier ones
+    finish, not all up front. While tasks run in parallel the process-wide pools (BLAS, torch)
+    are limited to one thread (:func:`~audit.scale._threads.parallel_section`), before the fork,
+    so every worker starts with them; OpenMP's limit belongs to each thread, so a task sets its
+    own (the summary pass does).
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, name: str = "local"):
+    def __init__(self, workers: int | None = None, name: str = "local", processes: bool | None = None):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.name = name
+        self.processes = _can_fork() if processes is None else bool(processes)
 
     def describe(self) -> dict:
         return {"executor": self.name, "workers": self.workers}
@@ -42,10 +54,12 @@ class LocalExecutor:
             for p in parts:
                 yield _call(fn, source, p, *shared)
             return
-        with parallel_section(1), ThreadPoolExecutor(self.workers) as pool:
+        with parallel_section(1), self._pool(fn, source, shared) as pool:
+            task = _forked_task if self.processes else functools.partial(fn, source)
+            args = () if self.processes else shared
             pending, it = {}, iter(parts)
             for p in it:
-                pending[pool.submit(fn, source, p, *shared)] = p
+                pending[pool.submit(task, p, *args)] = p
                 if len(pending) >= self.workers:
                     break
             while pending:
@@ -53,11 +67,39 @@ class LocalExecutor:
                 part = pending.pop(done)
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending[pool.submit(fn, source, nxt, *shared)] = nxt
+                    pending[pool.submit(task, nxt, *args)] = nxt
                 yield _result(done.result, source, part, attempts=1)
+
+    def _pool(self, fn, source, shared):
+        if not self.processes:
+            return ThreadPoolExecutor(self.workers)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # The initializer's arguments are inherited by the fork, never pickled.
+        return ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"), initializer=_install,
+                                   initargs=(fn, source, shared))
 
     def close(self) -> None:
         pass
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+
+_TASK: list = []  # in a forked worker: (fn, source, shared) of the pass it serves
+
+
+def _install(fn, source, shared) -> None:
+    _TASK[:] = [(fn, source, shared)]
+
+
+def _forked_task(part):
+    fn, source, shared = _TASK[0]
+    return fn(source, part, *shared)
 
 
 class DaskExecutor:
