@@ -21,9 +21,11 @@ disk or reach the network. Attachments are passed as bytes, never fetched.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -65,6 +67,24 @@ def _attachments(files: Mapping[str, bytes | str] | None, when: datetime | None,
     return out
 
 
+# WeasyPrint allocates millions of short-lived objects (boxes, styles, text runs). At the default
+# first-generation threshold (700) the collector runs thousands of times, and its full collections
+# walk the whole audit's heap too: 0.6-0.8 s of CPU of a ~5.6 s PDF at 70k rows (the standard
+# workload, in the audit's process). A higher threshold while printing keeps collections rare;
+# the cycles WeasyPrint leaves are still collected, just in fewer, larger batches.
+GC_THRESHOLD_WHILE_PRINTING = (100_000, 50, 100)
+
+
+@contextmanager
+def _rare_collections():
+    old = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD_WHILE_PRINTING)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=None,
                attachments: Mapping[str, bytes | str] | None = None, created: datetime | None = None,
                variant: str | None = PDF_VARIANT, tagged: bool = True) -> Path | bytes:
@@ -97,12 +117,13 @@ def render_pdf(html: str, path: str | os.PathLike | None = None, *, url_fetcher=
     from weasyprint import HTML  # lazy: ~0.5 s to import
 
     fetcher = url_fetcher or safe_url_fetcher()
-    document = HTML(string=html, base_url=None, url_fetcher=fetcher)
     options = {"attachments": _attachments(attachments, created, fetcher), "pdf_tags": tagged}
     if variant:
         options["pdf_variant"] = variant
-    if path is None:
-        return document.write_pdf(**options)
-    path = Path(path)
-    document.write_pdf(target=str(path), **options)
+    with _rare_collections():
+        document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+        if path is None:
+            return document.write_pdf(**options)
+        path = Path(path)
+        document.write_pdf(target=str(path), **options)
     return path

@@ -192,3 +192,32 @@ def test_a_hostile_size_of_input_renders_to_a_bounded_pdf(tmp_path):
     assert 1 <= len(reader.pages) <= 20
     assert path.stat().st_size < 5_000_000  # results.json (about 0.6 MB here) is attached in full
     assert len(reader.attachments["results.json"][0]) == len(result.model_dump_json().encode())
+
+
+def test_collector_runs_rarely_while_printing_and_its_settings_come_back(monkeypatch):
+    import gc
+
+    import weasyprint
+
+    from audit.report import pdf as pdf_module
+
+    seen = []
+    real = weasyprint.HTML
+
+    def recording(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(weasyprint, "HTML", recording)
+    before = gc.get_threshold()
+    out = render_pdf("<html><head><title>t</title></head><body><p>gc</p></body></html>", variant=None)
+    assert out.startswith(b"%PDF") and "gc" in _text(out)
+    assert seen == [pdf_module.GC_THRESHOLD_WHILE_PRINTING] and gc.get_threshold() == before
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr(weasyprint, "HTML", failing)
+    with pytest.raises(RuntimeError, match="layout failed"):
+        render_pdf("<html><body></body></html>")
+    assert gc.get_threshold() == before  # restored when printing fails too
