@@ -149,6 +149,9 @@ class EvalSetBuilder:
     partitionable : callable
         ``partitionable(params) -> bool``: whether the set can be built partition by
         partition (rows independent of one another) with these parameters.
+    min_severity : float or None
+        The smallest severity the kind accepts (None: any finite number, e.g. a shift's
+        signed direction); the policy loader refuses a smaller one before any work.
     """
 
     kind: str
@@ -157,6 +160,7 @@ class EvalSetBuilder:
     description: str
     needs_model: bool = False
     partitionable: Callable[[BaseModel], bool] = lambda params: False
+    min_severity: float | None = None
 
 
 _BUILDERS: dict[str, EvalSetBuilder] = {}
@@ -167,10 +171,12 @@ class _NoParams(BaseModel):
 
 
 def register_evalset(kind: str, *, params: type[BaseModel] = _NoParams, needs_model: bool = False,
-                     partitionable: bool | Callable[[BaseModel], bool] = False):
+                     partitionable: bool | Callable[[BaseModel], bool] = False,
+                     min_severity: float | None = None):
     """Register the builder of evaluation sets of ``kind`` (e.g. ``perturbed.noise``).
 
-    ``partitionable`` is True, False, or a function of the validated params.
+    ``partitionable`` is True, False, or a function of the validated params;
+    ``min_severity`` the smallest severity the kind accepts (None: no bound).
     """
     if params.model_config.get("extra") != "forbid":
         raise ValueError(f"evalset {kind!r}: its params model must set extra='forbid'")
@@ -178,7 +184,7 @@ def register_evalset(kind: str, *, params: type[BaseModel] = _NoParams, needs_mo
 
     def deco(func):
         doc = (func.__doc__ or "").strip().splitlines()
-        _BUILDERS[kind] = EvalSetBuilder(kind, func, params, doc[0] if doc else "", needs_model, part)
+        _BUILDERS[kind] = EvalSetBuilder(kind, func, params, doc[0] if doc else "", needs_model, part, min_severity)
         return func
 
     return deco

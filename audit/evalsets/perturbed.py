@@ -76,7 +76,7 @@ def _shared_normal(env, stream: str, base) -> np.ndarray:
     return z
 
 
-@register_evalset("perturbed.noise", params=_Cols, partitionable=True)
+@register_evalset("perturbed.noise", params=_Cols, min_severity=0, partitionable=True)
 def noise(env, base, params, severity, seed):
     """Gaussian noise with sd = severity x each numeric feature's sd."""
     s = _sev(severity, 0.2)
@@ -103,7 +103,7 @@ def _to_nullable(X: pd.DataFrame, c: str, kind: str) -> None:
         X[c] = X[c].astype(float) if kind != "categorical" else X[c].astype(object)
 
 
-@register_evalset("perturbed.missing", params=MissingParams,
+@register_evalset("perturbed.missing", params=MissingParams, min_severity=0,
                   partitionable=lambda params: params.mechanism == "mcar")
 def missing(env, base, params, severity, seed):
     """Missing values: MCAR at rate = severity, or MNAR where a chosen feature is high."""
@@ -139,7 +139,7 @@ def missing(env, base, params, severity, seed):
                     report={"mechanism": params.mechanism, "features": cols, "rate": s})
 
 
-@register_evalset("perturbed.category_swap", params=_Cols, partitionable=True)
+@register_evalset("perturbed.category_swap", params=_Cols, min_severity=0, partitionable=True)
 def category_swap(env, base, params, severity, seed):
     """A share (= severity) of categorical cells replaced by another category of the vocabulary."""
     s = min(_sev(severity, 0.1), 1.0)
@@ -184,7 +184,7 @@ def dropout_columns(env, X, params, severity, rng) -> tuple[list[str], float | N
     return cols, s
 
 
-@register_evalset("perturbed.dropout", params=DropoutParams, partitionable=True)
+@register_evalset("perturbed.dropout", params=DropoutParams, min_severity=0, partitionable=True)
 def dropout(env, base, params, severity, seed):
     """Features replaced by their mean (numeric) or mode (categorical): a share = severity, or named ones."""
     X = T.fresh(base)
@@ -220,7 +220,7 @@ def scale_target(env, X, params, severity, rng) -> tuple[str, float]:
     return feat, factor if params.direction == "up" else 1.0 / factor
 
 
-@register_evalset("perturbed.scale", params=ScaleParams, partitionable=True)
+@register_evalset("perturbed.scale", params=ScaleParams, min_severity=0, partitionable=True)
 def scale(env, base, params, severity, seed):
     """Unit errors: one feature multiplied (or divided) by a factor; factor = 10 ** (2 x severity)."""
     X = T.fresh(base)
@@ -235,7 +235,7 @@ def scale(env, base, params, severity, seed):
                     report={"feature": feat, "multiplier": mult, "rows_share": params.rows})
 
 
-@register_evalset("perturbed.rounding", params=_Cols, partitionable=True)
+@register_evalset("perturbed.rounding", params=_Cols, min_severity=0, partitionable=True)
 def rounding(env, base, params, severity, seed):
     """Numeric features quantised to a grid of step = severity x the feature's sd (random grid origin)."""
     s = _sev(severity, 0.5)
@@ -260,7 +260,7 @@ class OutlierParams(BaseModel):
     spreads: float = Field(5.0, gt=0, description="How far out: median +/- spreads x sd, then clipped to the valid range.")
 
 
-@register_evalset("perturbed.outliers", params=OutlierParams, partitionable=True)
+@register_evalset("perturbed.outliers", params=OutlierParams, min_severity=0, partitionable=True)
 def outliers(env, base, params, severity, seed):
     """A share (= severity) of rows get one numeric feature set to an extreme value within its valid range."""
     s = min(_sev(severity, 0.05), 1.0)

@@ -341,7 +341,7 @@ def _check_evalset_def(name: str, d: dict, col: Collector) -> None:
         col.add(("evalsets", name, "kind"), f"unknown evaluation-set kind {kind!r}{_kind_hint(kind)}; "
                 f"expected one of {_kinds()}")
         return
-    _check_severity(("evalsets", name, "severity"), kind, d.get("severity"), col)
+    _check_severity(("evalsets", name, "severity"), b, d.get("severity"), col)
     params = d.get("params", {})
     if isinstance(params, dict):
         try:
@@ -360,7 +360,7 @@ def _check_evalset_name(loc: tuple, es: str, evalsets: dict, col: Collector) -> 
         col.add(loc, f"{exc}; expected 'base', a name under 'evalsets', or '<kind>[@<severity>]'")
         return
     try:
-        get_builder(kind)
+        b = get_builder(kind)
     except KeyError:
         named = difflib.get_close_matches(es, list(evalsets), n=1, cutoff=0.6)
         if named:
@@ -373,17 +373,19 @@ def _check_evalset_name(loc: tuple, es: str, evalsets: dict, col: Collector) -> 
     if severity is not None and not math.isfinite(severity):
         col.add(loc, f"severity of {es!r} must be a finite number; found {severity}")
     else:
-        _check_severity(loc, kind, severity, col)
+        _check_severity(loc, b, severity, col)
 
 
-def _check_severity(loc: tuple, kind: str, severity, col: Collector) -> None:
+def _check_severity(loc: tuple, builder, severity, col: Collector) -> None:
     # Found by the fuzz suite: a negative severity of a perturbed set passed validation and every
-    # check on the set became ERROR at build time (exit 1 after the audit instead of exit 2).
-    # Shifted sets may take negative severities (the direction of the shift).
-    if (kind.startswith("perturbed.") and isinstance(severity, int | float) and not isinstance(severity, bool)
-            and math.isfinite(severity) and severity < 0):
-        col.add(loc, f"the severity of a {kind} set is a size (noise, share or step); expected a number "
-                     f">= 0; found {severity}")
+    # check on the set became ERROR at build time (exit 1 after the audit instead of exit 2). The
+    # bound is the kind's own (``register_evalset(min_severity=...)``): perturbed sets take sizes,
+    # shifted sets any sign (the direction of the shift).
+    low = builder.min_severity
+    if (low is not None and isinstance(severity, int | float) and not isinstance(severity, bool)
+            and math.isfinite(severity) and severity < low):
+        col.add(loc, f"the severity of a {builder.kind} set is a size (noise, share or step); expected a "
+                     f"number >= {low:g}; found {severity}")
 
 
 def _kind_hint(kind: str) -> str:
