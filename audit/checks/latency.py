@@ -174,8 +174,11 @@ def _environment_table(env: dict) -> dict:
 
 def _row_note(bp) -> str:
     """What the time budget left out at one batch size ("" when nothing)."""
-    missing = (["not timed"] if bp.skipped else []) + (
-        ["memory not measured"] if bp.memory is None else [] if bp.memory.rss_measured else ["RSS not measured"])
+    missing = ["not timed"] if bp.skipped else []
+    if bp.memory is None:
+        missing.append("memory not measured")
+    elif not bp.memory.rss_measured:
+        missing.append("RSS not measured")
     return f"{', '.join(missing)} (budget_s spent)" if missing else ""
 
 

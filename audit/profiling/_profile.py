@@ -379,7 +379,7 @@ def profile_model(adapter, X, params: ProfileParams | None = None, *, task: str 
         deadline = clock() + int(params.budget_s * 1e9)
 
         def may_start() -> bool:
-            return _timing._clock() < deadline
+            return clock() < deadline
 
         for i, size in enumerate(sizes):
             if i > 0 and not may_start():  # not reached: not even sliced (a large batch takes time)

@@ -20,14 +20,13 @@ WARMUP_SHARE = 0.25  # of a batch size's budget, at most, for its warm-up calls
 _clock = time.perf_counter_ns
 
 
-def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int, budget_s: float, *,
-               deadline_ns: int | None = None, min_calls: int = 1) -> tuple[np.ndarray, int, bool]:
+def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int,
+               budget_s: float) -> tuple[np.ndarray, int, bool]:
     """Call ``fn`` on ``batches`` (cycled) and time each call with ``perf_counter_ns``.
 
-    Warm-up (:func:`warm_up`), a garbage collection, then timed calls (:func:`timed_loop`).
-    No call starts at or after ``deadline_ns`` except the first ``min_calls`` timed calls, so
-    the deadline is overrun by at most the one call running when it passes (plus the
-    ``min_calls`` guaranteed calls when the deadline passed before they were made).
+    Warm-up (:func:`warm_up`), a garbage collection, then timed calls (:func:`timed_loop`),
+    within ``budget_s``, a hard limit: no call starts once it is spent, except the first timed
+    call, so the budget is overrun by at most the one call running when it ends.
 
     Parameters
     ----------
@@ -37,35 +36,26 @@ def time_calls(fn: Callable, batches: Sequence, warmup: int, repeats: int, budge
         Pre-sliced inputs; slicing happens outside the timed region.
     warmup : int
         Untimed calls first (caches, lazy imports, allocator pools). Warm-up stops once it has
-        used a quarter of ``budget_s`` (the first call is made when ``warmup > 0`` and the
-        deadline has not passed), so a slow model is not warmed for minutes.
+        used a quarter of ``budget_s`` (the first call is made when ``warmup > 0``), so a slow
+        model is not warmed for minutes.
     repeats : int
         Maximum number of timed calls.
     budget_s : float
-        This call's share of the budget (warm-up and timed calls together): the timed loop
-        stops once it is spent and at least :data:`MIN_TIMED_CALLS` calls were timed, or, before
-        that, once ``deadline_ns`` passes.
-    deadline_ns : int, optional
-        The hard end, on :data:`_clock`: no warm-up or timed call starts at or after it (beyond
-        ``min_calls``). Default: the end of ``budget_s``, so the share is the hard limit too.
-    min_calls : int
-        Timed calls made whatever the deadline.
+        Wall-time budget of the warm-up and timed calls together.
 
     Returns
     -------
     timings_ns : ndarray of int64
-        One duration per timed call (empty when the deadline passed before the first one and
-        ``min_calls`` is 0).
+        One duration per timed call (at least one).
     warmup_done : int
         Warm-up calls actually made.
     stopped_by_budget : bool
         True when the budget, not ``repeats``, ended the loop.
     """
     start = _clock()
-    share_end = start + int(budget_s * 1e9)
-    deadline = share_end if deadline_ns is None else deadline_ns
-    done = warm_up(fn, batches, warmup, start + int(WARMUP_SHARE * budget_s * 1e9), deadline)
-    ns = timed_loop(fn, batches, repeats, share_end, deadline, min_calls)
+    end = start + int(budget_s * 1e9)
+    done = warm_up(fn, batches, warmup, start + int(WARMUP_SHARE * budget_s * 1e9), end)
+    ns = timed_loop(fn, batches, repeats, end, end, min_calls=1)
     return ns, done, ns.size < repeats
 
 
