@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import re
 import signal
 import sys
@@ -157,6 +158,31 @@ def run_case(argv: list[str], out: Path, timeout_s: int = CASE_TIMEOUT_S) -> Out
     leaked = _leaked_threads(before)
     return Outcome(code=code, stdout=out_buf.getvalue(), stderr=err_buf.getvalue(), seconds=seconds,
                    hung=bool(fired), out=out, leaked_threads=leaked)
+
+
+def run_audit(policy: Path, *extra: str) -> Outcome:
+    """``audit run POLICY [extra] --no-pdf --quiet`` into ``out/`` beside the policy."""
+    out = policy.parent / "out"
+    return run_case(["run", str(policy), *extra, "--no-pdf", "--quiet", "--out", str(out)], out)
+
+
+_case_ids = itertools.count()
+
+
+def case_folder(ws: Workspace, family: str) -> Path:
+    """A fresh folder for one case of ``family`` under the session's workspace."""
+    folder = ws.root / f"{family}-{next(_case_ids)}"
+    folder.mkdir()
+    return folder
+
+
+def judge(outcome: Outcome, case, what: str) -> list[str]:
+    """:func:`problems` of a generated case, plus accepting ``what`` (a dataset, a policy)
+    that the case says must be refused."""
+    found = problems(outcome, list(case.names) if case.must_refuse and case.names else None)
+    if case.must_refuse and outcome.code in (0, 1):
+        found.append(f"accepted (exit {outcome.code}) {what} that must be refused")
+    return found
 
 
 def _leaked_threads(before: set, grace_s: float = 2.0) -> list[str]:

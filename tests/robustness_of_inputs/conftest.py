@@ -15,6 +15,14 @@ def tally(name: str) -> Tally:
     return TALLIES.setdefault(name, Tally())
 
 
+def require_cases(family: str, minimum: int) -> None:
+    """The family's fuzz test ran at least ``minimum`` cases (skipped when it was not selected)."""
+    t = tally(family)
+    if t.cases == 0:
+        pytest.skip(f"no {family} case ran: its fuzz test was not selected")
+    assert t.cases >= minimum, t.lines(family)
+
+
 @pytest.fixture(scope="session")
 def fuzz_workspace(tmp_path_factory):
     """The fitted model and valid data every case starts from (written once per session)."""

@@ -6,15 +6,13 @@ import json
 
 from audit.cli import main
 
-from ._harness import base_frame, problems, run_case
+from ._harness import base_frame, problems, run_audit
 from ._policy_text import write_policy
 
 
 def _run(ws, name, *extra, edit=None, text=None):
     policy = write_policy(ws, name, edit=edit, text=text)
-    out = policy.parent / "out"
-    outcome = run_case(["run", str(policy), *extra, "--no-pdf", "--quiet", "--out", str(out)], out)
-    return policy, outcome
+    return policy, run_audit(policy, *extra)
 
 
 def test_unknown_key_with_a_bracket_is_named_not_an_internal_error(fuzz_workspace, capsys):
