@@ -186,6 +186,7 @@ def _batch_table(profile: RuntimeProfile) -> dict:
     """Every batch size asked for; those the budget did not reach have 0 timed calls and a note."""
     rows, flags = [], []
     notes = [_row_note(bp) for bp in profile.batches.values()]
+    noted = any(notes)  # the note column only when something was left out
     for i, (size, bp) in enumerate(profile.batches.items()):
         mem = bp.memory
         stats = [None] * 9 if bp.skipped else [
@@ -193,14 +194,14 @@ def _batch_table(profile: RuntimeProfile) -> dict:
             _num(bp.percentile_ms(50)), _num(bp.percentile_ms(95)), _num(bp.percentile_ms(99)),
             _num(bp.max_ms), _num(bp.throughput_rows_per_s)]
         rows.append([
-            size, *([notes[i]] if any(notes) else []), bp.repeats, bp.warmup, *stats,
+            size, *([notes[i]] if noted else []), bp.repeats, bp.warmup, *stats,
             _num(mem.tracemalloc_bytes / MB) if mem else None,
             _num(mem.rss_delta_bytes / MB) if mem and mem.rss_delta_bytes is not None else None,
         ])
         if bp.noisy:
             flags.append(i)
     return {"title": f"Latency per batch size ({profile.method}, rows from '{profile.evalset}')",
-            "columns": ["batch size", *(["note"] if any(notes) else []), "timed calls", "warm-up", "mean ms",
+            "columns": ["batch size", *(["note"] if noted else []), "timed calls", "warm-up", "mean ms",
                         "std ms", "CV", "min ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "throughput rows/s",
                         "peak tracemalloc MB", "peak RSS increase MB"],
             "rows": rows, "flag_rows": flags}
