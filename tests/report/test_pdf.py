@@ -221,3 +221,71 @@ def test_collector_runs_rarely_while_printing_and_its_settings_come_back(monkeyp
     with pytest.raises(RuntimeError, match="layout failed"):
         render_pdf("<html><body></body></html>")
     assert gc.get_threshold() == before  # restored when printing fails too
+
+
+def test_each_stream_is_built_once_while_writing_and_the_pdf_is_the_same(monkeypatch):
+    import types
+    import zlib
+
+    import pydyf
+
+    from audit.report import pdf as pdf_module
+
+    html = render_html(build_result())
+    built = []
+
+    def compressobj(*args, **kwargs):
+        built.append(1)
+        return zlib.compressobj(*args, **kwargs)
+
+    monkeypatch.setattr(pydyf, "zlib", types.SimpleNamespace(compressobj=compressobj, compress=zlib.compress))
+
+    def pages(pdf: bytes) -> list[bytes]:
+        return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+    once = render_pdf(html, attachments={"results.json": "{}"})
+    n_once = len(built)
+    built.clear()
+    monkeypatch.setattr(pdf_module, "_start_writing", lambda document, pdf: None)  # pydyf as it comes
+    twice = render_pdf(html, attachments={"results.json": "{}"})
+    # PDF/A's /ID makes pydyf read every stream a second time (all but the cross-reference stream,
+    # made after the hash); with the memo each is built once
+    assert n_once > 10 and len(built) == 2 * n_once - 1
+    assert pages(once) == pages(twice) and _text(once) == _text(twice)
+    assert PdfReader(io.BytesIO(once)).attachments == PdfReader(io.BytesIO(twice)).attachments
+
+    # Outside a write a stream is pydyf's own: its bytes follow what was drawn since the last read.
+    stream = pydyf.Stream()
+    stream.push_state()
+    first = stream.data
+    stream.pop_state()
+    assert stream.data != first and stream.data.endswith(b"q\nQ\nendstream")
+
+
+def test_what_print_hides_is_never_given_to_weasyprint_and_the_pages_are_the_same(monkeypatch):
+    from audit.report import pdf as pdf_module
+
+    result = build_result()
+    html = render_html(result)
+    printed = pdf_module.print_html(html)
+    assert html.count('<figure class="chart metric">') >= 5 and 'id="policy"' in html
+    assert '<figure class="chart metric">' not in printed and 'id="policy"' not in printed
+    assert "<!--screen-->" not in printed and printed.count("<svg") < html.count("<svg")
+
+    def pages(pdf: bytes) -> list[bytes]:
+        return [page.get_contents().get_data() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+    lean = render_pdf(html)
+    monkeypatch.setattr(pdf_module, "print_html", lambda h: h)
+    whole = render_pdf(html)
+    assert pages(lean) == pages(whole) and _text(lean) == _text(whole)
+
+
+def test_a_user_string_cannot_forge_a_screen_only_marker():
+    from audit.report import pdf as pdf_module
+
+    result = build_result()
+    result.results[0].message = "<!--screen-->hide the rest<!--/screen-->"
+    html = render_html(result)
+    assert "<!--screen-->hide" not in html
+    assert "hide the rest" in pdf_module.print_html(html)
