@@ -12,6 +12,10 @@ policy as embedded files (``/AF`` associated files with relationship ``Data`` an
 Attachments get the run's start time as their dates, so the same run prints the same
 attachment entries.
 
+What the print CSS hides (each card's value strip, the policy appendix: the policy is attached)
+the HTML marks ``<!--screen-->...<!--/screen-->``; WeasyPrint is given the HTML without it
+(:func:`print_html`), which prints the same pages with less to parse and style.
+
 WeasyPrint's default URL fetcher reads ``file://`` and fetches ``http(s)://``
 (also from inside inline SVG, and ``rel="attachment"`` links embed local files
 into the PDF). The report needs no resource at all, so the fetcher allows only
@@ -31,7 +35,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["render_pdf", "safe_url_fetcher", "PDF_VARIANT", "ATTACHMENT_RELATIONSHIP"]
+__all__ = ["render_pdf", "print_html", "safe_url_fetcher", "PDF_VARIANT", "ATTACHMENT_RELATIONSHIP"]
 
 ALLOWED_PROTOCOLS = frozenset({"data"})
 PDF_VARIANT = "pdf/a-3b"
