@@ -232,7 +232,8 @@ def class_index(classes: np.ndarray, values: np.ndarray, what: str) -> np.ndarra
 
 def row_hashes(X: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of ``X`` (values only, index ignored), vectorised by pandas."""
-    return pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy()
+    # index=False: the index takes no part in the hashes, so it is not renumbered (a copy of X).
+    return pd.util.hash_pandas_object(X, index=False).to_numpy()
 
 
 def _hashes(es: EvaluationSet, aux: SummaryAux, wanted) -> dict:

@@ -142,6 +142,14 @@ def uniforms(seed: int, stream: str, base: EvaluationSet, draws: int = 1) -> np.
     return row_uniform(seed, stream, base.source_index, draws)
 
 
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    # Rows numbered 0..n-1 (enforce_constraints aligns the two frames by position). A partition's
+    # rows usually are already; reset_index would copy every column again.
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
 def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: list[str] | None,
            description: str, report: dict[str, Any], rows: np.ndarray | None = None, y: Any = "keep",
            constraints: dict[str, FeatureConstraint] | None = None, meta: dict[str, Any] | None = None,
@@ -172,7 +180,7 @@ def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: lis
     cons = env.constraints if constraints is None else constraints
     cols = list(X.columns) if touched is None else [c for c in touched if c in X.columns]
     if cols and cons:
-        fixed = enforce_constraints(X[cols].reset_index(drop=True), orig[cols].reset_index(drop=True), cons)
+        fixed = enforce_constraints(_numbered(X[cols]), _numbered(orig[cols]), cons)
         for c in cols:
             X[c] = fixed[c].to_numpy()
     return EvaluationSet(
