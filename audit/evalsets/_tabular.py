@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.constraints import FeatureConstraint, enforce_constraints
+from audit.constraints import FeatureConstraint, enforce_column
 from audit.evalsets._base import EvaluationSet
 from audit.stats._random import row_uniform
 
@@ -142,12 +142,9 @@ def uniforms(seed: int, stream: str, base: EvaluationSet, draws: int = 1) -> np.
     return row_uniform(seed, stream, base.source_index, draws)
 
 
-def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
-    # Rows numbered 0..n-1 (enforce_constraints aligns the two frames by position). A partition's
-    # rows usually are already; reset_index would copy every column again.
-    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
-        return frame
-    return frame.reset_index(drop=True)
+def _values(v) -> np.ndarray:
+    # What a column assigned ``v`` gives back from to_numpy() (a categorical Series: objects).
+    return v.to_numpy() if isinstance(v, pd.Series) else np.asarray(v)
 
 
 def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: list[str] | None,
@@ -180,9 +177,11 @@ def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: lis
     cons = env.constraints if constraints is None else constraints
     cols = list(X.columns) if touched is None else [c for c in touched if c in X.columns]
     if cols and cons:
-        fixed = enforce_constraints(_numbered(X[cols]), _numbered(orig[cols]), cons)
+        # Column by column (enforce_constraints' projection of each), into X itself: the frames
+        # of the touched columns enforce_constraints takes and returns were three copies of them.
         for c in cols:
-            X[c] = fixed[c].to_numpy()
+            if cons.get(c) is not None:
+                X[c] = _values(enforce_column(X[c], orig[c], cons[c]))
     return EvaluationSet(
         name="", kind=kind, X=X, y=y_base if isinstance(y, str) and y == "keep" else y,
         sensitive=sens, source_index=src, description=description,
