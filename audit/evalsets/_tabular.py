@@ -179,9 +179,9 @@ def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: lis
     if cols and cons:
         # Column by column (enforce_constraints' projection of each), into X itself: the frames
         # of the touched columns enforce_constraints takes and returns were three copies of them.
+        # A touched column without a constraint is only brought back to a NumPy array, as before.
         for c in cols:
-            if cons.get(c) is not None:
-                X[c] = _values(enforce_column(X[c], orig[c], cons[c]))
+            X[c] = _values(enforce_column(X[c], orig[c], cons[c]) if cons.get(c) is not None else X[c])
     return EvaluationSet(
         name="", kind=kind, X=X, y=y_base if isinstance(y, str) and y == "keep" else y,
         sensitive=sens, source_index=src, description=description,
