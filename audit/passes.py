@@ -253,7 +253,8 @@ def row_hashes(X: pd.DataFrame) -> np.ndarray:
 def _hashes(es: EvaluationSet, aux: SummaryAux, wanted) -> dict:
     out = {}
     for with_target in wanted:
-        a = es.X[aux.ref_columns]
+        # Hashing reads the columns: the set's own frame serves when it has them all, in order.
+        a = es.X if list(es.X.columns) == list(aux.ref_columns) else es.X[aux.ref_columns]
         if with_target:
             a = a.assign(__y=np.asarray(es.y))
         out[with_target] = row_hashes(a)
