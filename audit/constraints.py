@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["FeatureConstraint", "resolve_constraints", "enforce_constraints", "frozen_mask"]
+__all__ = ["FeatureConstraint", "resolve_constraints", "enforce_constraints", "enforce_column", "frozen_mask"]
 
 
 class FeatureConstraint(BaseModel):
@@ -119,24 +119,26 @@ def enforce_constraints(
         c = constraints.get(col)
         if c is None:
             continue
-        orig = X_orig[col].to_numpy()
-        if c.immutable:
-            out[col] = X_orig[col].to_numpy()
-            continue
-        if c.categories is not None:
-            vals = out[col].to_numpy(dtype=object)
-            ok = pd.isna(vals) | pd.Series(vals).isin(c.categories).to_numpy()
-            vals = np.where(ok, vals, orig)
-            out[col] = pd.Series(vals, index=out.index).astype(X_orig[col].dtype, errors="ignore")
-            continue
-        vals = out[col].to_numpy(dtype=float)
-        lo = -np.inf if c.min is None else c.min
-        hi = np.inf if c.max is None else c.max
-        vals = np.clip(vals, lo, hi)
-        if c.integer:
-            vals = np.round(vals)
-        if pd.api.types.is_integer_dtype(X_orig[col].dtype) and not np.isnan(vals).any():
-            out[col] = vals.astype(X_orig[col].dtype)
-        else:
-            out[col] = vals
+        out[col] = enforce_column(out[col], X_orig[col], c, out.index)
     return out
+
+
+def enforce_column(new: pd.Series, orig: pd.Series, c: FeatureConstraint, index=None):
+    """One column of :func:`enforce_constraints`: ``new`` projected by ``c`` (``orig``: the column
+    before the change, row-aligned by position), as the values to assign to the column."""
+    if c.immutable:
+        return orig.to_numpy()
+    if c.categories is not None:
+        vals = new.to_numpy(dtype=object)
+        ok = pd.isna(vals) | pd.Series(vals).isin(c.categories).to_numpy()
+        vals = np.where(ok, vals, orig.to_numpy())
+        return pd.Series(vals, index=index).astype(orig.dtype, errors="ignore")
+    vals = new.to_numpy(dtype=float)
+    lo = -np.inf if c.min is None else c.min
+    hi = np.inf if c.max is None else c.max
+    vals = np.clip(vals, lo, hi)
+    if c.integer:
+        vals = np.round(vals)
+    if pd.api.types.is_integer_dtype(orig.dtype) and not np.isnan(vals).any():
+        return vals.astype(orig.dtype)
+    return vals

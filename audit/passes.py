@@ -78,13 +78,9 @@ def sample_task(source, part: Partition, job: SampleJob) -> dict:
     codes, keys = cell_keys(df[job.strata], job.strata)
     key = row_keys(job.seed, "sample", rows)
     # Candidates: every row under the threshold, plus each stratum's `floor` smallest keys
-    # (the floor of a small stratum's allocation). Order by (stratum, key) once.
-    order = np.lexsort((key, codes))
-    starts = np.searchsorted(codes[order], np.arange(len(keys)))
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
-    keep = np.zeros(len(df), dtype=bool)
-    keep[order[rank < job.floor]] = True
-    keep |= key < _cut(job.threshold)
+    # (the floor of a small stratum's allocation).
+    keep = key < _cut(job.threshold)
+    keep[_smallest_per_cell(codes, len(keys), key, job.floor)] = True
     cand = df.iloc[np.flatnonzero(keep)].copy()
     cand["__key"] = key[keep]
     cand["__stratum"] = [keys[c] for c in codes[keep]]
@@ -104,6 +100,24 @@ def sample_task(source, part: Partition, job: SampleJob) -> dict:
 
         out["weights"] = weight_tally(df[job.weight])
     return out
+
+
+def _smallest_per_cell(codes: np.ndarray, n_cells: int, key: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest keys of every cell (all of a cell's rows if it has fewer).
+
+    Keys are distinct (a bijection of the row number), so the rows are well defined; a partial
+    sort per cell, rather than sorting every row by (cell, key), which cost a quarter of a
+    sample task's time.
+    """
+    by_cell = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=n_cells))
+    out = []
+    for lo, hi in zip(np.concatenate(([0], ends[:-1])), ends, strict=True):
+        rows = by_cell[lo:hi]
+        if len(rows) > k:
+            rows = rows[np.argpartition(key[rows], k - 1)[:k]]
+        out.append(rows)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
@@ -232,13 +246,15 @@ def class_index(classes: np.ndarray, values: np.ndarray, what: str) -> np.ndarra
 
 def row_hashes(X: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of ``X`` (values only, index ignored), vectorised by pandas."""
-    return pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy()
+    # index=False: the index takes no part in the hashes, so it is not renumbered (a copy of X).
+    return pd.util.hash_pandas_object(X, index=False).to_numpy()
 
 
 def _hashes(es: EvaluationSet, aux: SummaryAux, wanted) -> dict:
     out = {}
     for with_target in wanted:
-        a = es.X[aux.ref_columns]
+        # Hashing reads the columns: the set's own frame serves when it has them all, in order.
+        a = es.X if list(es.X.columns) == list(aux.ref_columns) else es.X[aux.ref_columns]
         if with_target:
             a = a.assign(__y=np.asarray(es.y))
         out[with_target] = row_hashes(a)

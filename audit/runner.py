@@ -34,7 +34,14 @@ from audit.data.population import check_population, load_population
 from audit.digest import with_digest
 from audit.errors import CheckSkipped
 from audit.evalsets import EvalSetSpec
-from audit.inputs import AuditInputs, LoadedModel, load_models, model_manifest, prepare_inputs
+from audit.inputs import (
+    AuditInputs,
+    LoadedModel,
+    data_digest,
+    load_models,
+    model_manifest,
+    prepare_inputs,
+)
 from audit.manifest import hardware, library_versions, utc_now
 from audit.models.adapter import Predictions
 from audit.passes import PartitionJob, merge_summaries, summary_task
@@ -130,6 +137,7 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
     seed = p.seed if options.seed is None else options.seed
     data = options.data if options.data is not None else lp.resolve(p.data.path)
     reference = options.reference if options.reference is not None else lp.resolve(p.data.reference)
+    digest = data_digest(data)  # hashed while the models load, on a core that would wait
     models = load_models(lp, options.models, options.trust_model, tuple(options.trust_types))
     configured = configured_threads()  # before any limit: the process's own thread settings
     population = load_population(p.population, lp.base_dir, list(p.data.sensitive))
@@ -143,7 +151,8 @@ def run_audits(lp: LoadedPolicy, options: RunOptions = RunOptions()) -> list[Aud
             inputs = prepare_inputs(lp, data=data, reference=reference, executor=executor,
                                     partition_rows=None if execution.executor == "memory"
                                     else execution.partition_rows,
-                                    sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog)
+                                    sample_rows=execution.sample_rows, seed=seed, models=models, progress=prog,
+                                    digest=digest)
         t_sample = time.perf_counter() - t0
         check_population(population, inputs.first["counts"], inputs.source.location)
         audits = [_Audit(lp, options, inputs, m, seed, threads.predict, population) for m in models]

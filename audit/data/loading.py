@@ -16,8 +16,12 @@ from audit.errors import DataError
 __all__ = ["read_table", "load_dataset", "dataset_from_frame", "infer_task", "table_sha256", "weight_values"]
 
 
-def table_sha256(path: str | Path) -> str:
-    """SHA-256 of a data file; of a folder or glob, the SHA-256 of its files' hashes in order."""
+def table_sha256(path: str | Path, files: list[Path] | None = None) -> str:
+    """SHA-256 of a data file; of a folder or glob, the SHA-256 of its files' hashes in order.
+
+    ``files``: the folder's or glob's files in the order the table reads them, when already
+    listed (:func:`audit.input_checks.data_files`).
+    """
     import hashlib
 
     from audit.models.loading import file_sha256
@@ -25,11 +29,13 @@ def table_sha256(path: str | Path) -> str:
     path = Path(path)
     if not (path.is_dir() or any(ch in str(path) for ch in "*?[")):
         return file_sha256(path)
-    from audit.data.sources import open_source
+    if files is None:
+        from audit.data.sources import open_source
 
+        files = [Path(piece.path) for piece in open_source(path).pieces]
     h = hashlib.sha256()
-    for piece in open_source(path).pieces:
-        h.update(file_sha256(Path(piece.path)).encode())
+    for f in files:
+        h.update(file_sha256(f).encode())
     return h.hexdigest()
 
 

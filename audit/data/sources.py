@@ -263,10 +263,47 @@ def _read_parquet(source, piece: Piece, lo: int, hi: int, columns):
     first = int(np.searchsorted(ends, lo, side="right"))
     last = int(np.searchsorted(ends, hi - 1, side="right"))
     base = int(ends[first - 1]) if first else 0
-    table = pq.ParquetFile(piece.path).read_row_groups(list(range(first, last + 1)), columns=columns)
+    pf = pq.ParquetFile(piece.path)
+    groups = list(range(first, last + 1))
+    if (lo == base and hi == int(ends[last])) or _has_dictionary(pf, columns):
+        table = pf.read_row_groups(groups, columns=columns)
+    else:
+        table = _decoded_up_to(pf, groups, columns, hi - base)
     df = table.slice(lo - base, hi - lo).to_pandas()
     cast = {c: t for c, t in (source.dtypes or {}).items() if c in df.columns and df[c].dtype != t}
     return df.astype(cast) if cast else df
+
+
+_BATCH = 65_536  # rows decoded at a time when a read ends inside a row group
+
+
+def _decoded_up_to(pf, groups: list[int], columns, stop: int):
+    """The rows before ``stop`` of row groups ``groups`` (counted from the first one's start).
+
+    A row group is decoded as a whole by ``read_row_groups``: with the default of 1M rows per
+    group a 250k-row partition decoded four times its rows. Decoding in batches stops at the
+    partition's end (rows before its start are still decoded: Parquet cannot skip to a row).
+    """
+    import pyarrow as pa
+
+    batches, n = [], 0
+    for b in pf.iter_batches(batch_size=_BATCH, row_groups=groups, columns=columns):
+        batches.append(b)
+        n += b.num_rows
+        if n >= stop:
+            break
+    return pa.Table.from_batches(batches, schema=batches[0].schema)
+
+
+def _has_dictionary(pf, columns) -> bool:
+    # Dictionary (categorical) columns decoded in batches may carry one dictionary per batch, so
+    # pandas' categories could come out in another order than from a whole-group read: such
+    # tables keep the whole-group read.
+    import pyarrow as pa
+
+    schema = pf.schema_arrow
+    names = schema.names if columns is None else [c for c in columns if c in schema.names]
+    return any(pa.types.is_dictionary(schema.field(c).type) for c in names)
 
 
 def _read_csv(source, piece: Piece, lo: int, hi: int, columns):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.constraints import FeatureConstraint, enforce_constraints
+from audit.constraints import FeatureConstraint, enforce_column
 from audit.evalsets._base import EvaluationSet
 from audit.stats._random import row_uniform
 
@@ -142,6 +142,11 @@ def uniforms(seed: int, stream: str, base: EvaluationSet, draws: int = 1) -> np.
     return row_uniform(seed, stream, base.source_index, draws)
 
 
+def _values(v) -> np.ndarray:
+    # What a column assigned ``v`` gives back from to_numpy() (a categorical Series: objects).
+    return v.to_numpy() if isinstance(v, pd.Series) else np.asarray(v)
+
+
 def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: list[str] | None,
            description: str, report: dict[str, Any], rows: np.ndarray | None = None, y: Any = "keep",
            constraints: dict[str, FeatureConstraint] | None = None, meta: dict[str, Any] | None = None,
@@ -172,9 +177,11 @@ def finish(env, base: EvaluationSet, kind: str, X: pd.DataFrame, *, touched: lis
     cons = env.constraints if constraints is None else constraints
     cols = list(X.columns) if touched is None else [c for c in touched if c in X.columns]
     if cols and cons:
-        fixed = enforce_constraints(X[cols].reset_index(drop=True), orig[cols].reset_index(drop=True), cons)
+        # Column by column (enforce_constraints' projection of each), into X itself: the frames
+        # of the touched columns enforce_constraints takes and returns were three copies of them.
+        # A touched column without a constraint is only brought back to a NumPy array, as before.
         for c in cols:
-            X[c] = fixed[c].to_numpy()
+            X[c] = _values(enforce_column(X[c], orig[c], cons[c]) if cons.get(c) is not None else X[c])
     return EvaluationSet(
         name="", kind=kind, X=X, y=y_base if isinstance(y, str) and y == "keep" else y,
         sensitive=sens, source_index=src, description=description,
