@@ -253,3 +253,24 @@ def test_read_partition_single_row_at_every_position(tmp_path):
         got = read_partition(src, Partition(0, i, i + 1))
         pd.testing.assert_frame_equal(got, full.iloc[i:i + 1])
     pd.testing.assert_frame_equal(read_partition(src, Partition(3, 5, 13)), full.iloc[5:13])
+
+
+def test_a_partition_ending_inside_a_large_row_group_reads_exactly_its_rows(tmp_path, monkeypatch):
+    # A row group larger than the decoding batch: the read stops at the partition's last row
+    # (audit.data.sources._decoded_up_to), batches of 1,000 here so that it stops mid-group.
+    from audit.data import sources
+
+    monkeypatch.setattr(sources, "_BATCH", 1_000)
+    df = _frame(12_000, seed=5)
+    _write_parquet(df, tmp_path / "one.parquet", row_group_size=10_000)
+    decoded = []
+    real = sources._decoded_up_to
+    monkeypatch.setattr(sources, "_decoded_up_to",
+                        lambda pf, groups, columns, stop: decoded.append(stop) or real(pf, groups, columns, stop))
+    _check_roundtrip(open_source(tmp_path / "one.parquet"), df, [2_500, 3_333, 7_000], boundaries=[10_000])
+    assert decoded and min(decoded) < 10_000  # some read stopped inside the first group
+    src = open_source(tmp_path / "one.parquet")
+    for lo, hi in [(0, 1), (999, 1_001), (4_321, 9_999), (9_999, 10_001), (10_500, 12_000)]:
+        got = read_partition(src, Partition(index=0, start=lo, stop=hi))
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), df.iloc[lo:hi].reset_index(drop=True),
+                                      check_dtype=False)
