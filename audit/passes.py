@@ -138,6 +138,8 @@ def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
                 acc = counts.setdefault(c, {})
                 for v, m in vc.items():
                     acc[v] = acc.get(v, 0) + m
+                if len(acc) > job.max_vocab:  # as if counted in one partition: any partitioning alike
+                    counts[c] = None
         for c, (lo, hi) in r["extremes"].items():
             a, b = extremes.get(c, (np.inf, -np.inf))
             extremes[c] = (min(a, lo), max(b, hi))

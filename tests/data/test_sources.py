@@ -274,3 +274,56 @@ def test_a_partition_ending_inside_a_large_row_group_reads_exactly_its_rows(tmp_
         got = read_partition(src, Partition(index=0, start=lo, stop=hi))
         pd.testing.assert_frame_equal(got.reset_index(drop=True), df.iloc[lo:hi].reset_index(drop=True),
                                       check_dtype=False)
+
+
+@pytest.mark.parametrize(("files", "rows", "most"), [
+    ([[1000, 1000, 1000]], 250, 1000),  # pyarrow's default shape: whole groups
+    ([[100] * 25], 250, 1000),  # small groups joined
+    ([[1000, 300], [50, 50, 2000]], 250, 1000),  # a group too large is cut; files are crossed
+    ([[10]], 250, 1000),
+    ([[400, 400, 400], [7]], 250, 250),  # most == rows: groups above it cut
+])
+def test_group_partitions_cover_the_table_on_row_group_boundaries(tmp_path, files, rows, most):
+    from audit.data.sources import group_partitions
+
+    start, sizes = 0, []
+    for i, groups in enumerate(files):
+        _write_parquet(_frame(sum(groups), seed=i, start=start), tmp_path / f"p{i}.parquet", row_group_size=groups[0])
+        sizes += groups
+        start += sum(groups)
+    # pyarrow writes fixed-size groups: rebuild the files whose groups are uneven by concatenation
+    for i, groups in enumerate(files):
+        if len(set(groups)) > 1:
+            parts = [pa.Table.from_pandas(_frame(g, seed=i), preserve_index=False) for g in groups]
+            with pq.ParquetWriter(tmp_path / f"p{i}.parquet", parts[0].schema) as w:
+                for t in parts:
+                    w.write_table(t, row_group_size=len(t))
+    src = open_source(tmp_path)
+    assert [g for p in src.pieces for g in p.row_groups] == sizes
+    parts = group_partitions(src, rows, most)
+    # consecutive, covering, numbered
+    assert [p.index for p in parts] == list(range(len(parts)))
+    assert parts[0].start == 0 and parts[-1].stop == start
+    assert all(a.stop == b.start for a, b in zip(parts[:-1], parts[1:], strict=True))
+    ends = set(np.cumsum(sizes).tolist())
+    group_of = np.repeat(np.arange(len(sizes)), sizes)
+    for p in parts:
+        assert p.rows <= most
+        if p.stop not in ends:  # a cut inside a group only where the group exceeds `most`
+            assert sizes[group_of[p.stop]] > most
+        if p.rows < rows and p.stop != start and sizes[group_of[p.start]] <= most:
+            nxt = sizes[group_of[p.stop]]  # short only before a group that would overflow it
+            assert p.rows + nxt > most or nxt > most
+    # the rows read by group partitions are the table's
+    got = pd.concat([read_partition(src, p) for p in parts])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), read_partition(src, Partition(0, 0, start)).reset_index(drop=True))
+
+
+def test_group_partitions_of_csv_are_plain_partitions(tmp_path):
+    from audit.data.sources import group_partitions
+
+    _frame(2500).to_csv(tmp_path / "a.csv", index=False)
+    src = open_source(tmp_path / "a.csv", csv_block=100)
+    assert group_partitions(src, 1000, 4000) == partitions(src, 1000)
+    with pytest.raises(ValueError, match="partition_rows <= most"):
+        group_partitions(src, 1000, 999)
