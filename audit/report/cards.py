@@ -140,8 +140,11 @@ def _dedupe_columns(t: dict, seen: Seen, anchor: str, title: str) -> tuple[dict 
 
     Fairness checks over the same groups all list each group's rows, base rate, selection
     rate, TPR, FPR and precision; the first card shows them, later cards show only their own
-    columns and say where the rest is. Returns (table or None when nothing new is left,
-    {"anchor", "title", "what"} of the earlier card when columns were dropped, else None).
+    columns and say where the rest is. A column counts as shown when one earlier card showed
+    each of its cells (same column, same row label, same value and interval), also for a subset
+    of that card's rows (the calibration check lists the single attributes only). Returns (table
+    or None when nothing new is left, {"anchor", "title", "what"} of the earlier card when
+    columns were dropped, else None).
     """
     rows = t["rows"]
     if len(t["columns"]) < 3 or not rows:
@@ -149,8 +152,10 @@ def _dedupe_columns(t: dict, seen: Seen, anchor: str, title: str) -> tuple[dict 
     labels = [r["cells"][0]["text"] if r["cells"] else "" for r in rows]
     keep, first_seen = [0], None
     for j in range(1, len(t["columns"])):
-        column = [(r["cells"][j]["text"], r["cells"][j]["ci"]) if j < len(r["cells"]) else None for r in rows]
-        again = seen.first({"labels": labels, "column": t["columns"][j], "values": column}, anchor, title)
+        cells = [(r["cells"][j]["text"], r["cells"][j]["ci"]) if j < len(r["cells"]) else None for r in rows]
+        where = {seen.first({"column": t["columns"][j], "label": label, "value": cell}, anchor, title)
+                 for label, cell in zip(labels, cells, strict=True)}
+        again = next(iter(where)) if len(where) == 1 else None  # every cell shown, and by one card
         if again is None:
             keep.append(j)
         elif first_seen is None:
