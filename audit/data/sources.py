@@ -293,10 +293,6 @@ def read_partition(source: TableSource, part: Partition, columns: list[str] | No
     return df
 
 
-# Arrow decodes and converts on its own thread pool (one thread per core) unless told not to. Reads
-# run in the executor's workers, already one per core: on top of them Arrow's pool cost 2.4-2.8x
-# the CPU for the same rows (a 1M-row group: 0.42 -> 0.15 CPU s to decode, to_pandas of 250k rows
-# 0.06 -> 0.02 s), so every read here is single-threaded.
 def _read_parquet(source, piece: Piece, lo: int, hi: int, columns):
     import pyarrow.parquet as pq
 
@@ -307,10 +303,10 @@ def _read_parquet(source, piece: Piece, lo: int, hi: int, columns):
     pf = pq.ParquetFile(piece.path)
     groups = list(range(first, last + 1))
     if (lo == base and hi == int(ends[last])) or _has_dictionary(pf, columns):
-        table = pf.read_row_groups(groups, columns=columns, use_threads=False)
+        table = pf.read_row_groups(groups, columns=columns)
     else:
         table = _decoded_up_to(pf, groups, columns, hi - base)
-    df = table.slice(lo - base, hi - lo).to_pandas(use_threads=False)
+    df = table.slice(lo - base, hi - lo).to_pandas()
     cast = {c: t for c, t in (source.dtypes or {}).items() if c in df.columns and df[c].dtype != t}
     return df.astype(cast) if cast else df
 
@@ -328,7 +324,7 @@ def _decoded_up_to(pf, groups: list[int], columns, stop: int):
     import pyarrow as pa
 
     batches, n = [], 0
-    for b in pf.iter_batches(batch_size=_BATCH, row_groups=groups, columns=columns, use_threads=False):
+    for b in pf.iter_batches(batch_size=_BATCH, row_groups=groups, columns=columns):
         batches.append(b)
         n += b.num_rows
         if n >= stop:
