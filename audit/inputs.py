@@ -29,7 +29,6 @@ from audit.data.loading import dataset_from_frame, infer_task, table_sha256
 from audit.data.sources import (
     FrameSource,
     Partition,
-    group_partitions,
     open_source,
     partitions,
     read_partition,
@@ -338,16 +337,7 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     types = infer_feature_types(head[cols.features])
     task = _head_task(p, source, cols)
     vocab = max(MAX_VOCAB, p.execution.max_groups)
-    # The sample pass keeps only the rows (no evaluation set, no prediction), a quarter or less of
-    # a summary task's memory per row: it reads whole row groups of up to four partitions' rows,
-    # as long as there are enough of them to keep every worker busy (one 1M-row group is one task:
-    # the plain partitions then finish sooner). Its results do not depend on the partitioning.
-    sample_parts = parts
-    if partition_rows is not None:
-        grouped = group_partitions(source, partition_rows, 4 * partition_rows)
-        if len(grouped) >= min(len(parts), getattr(executor, "workers", 1)):
-            sample_parts = grouped
-    first = sample_pass(executor, source, sample_parts, cols, types, task, seed, sample_rows, progress, vocab)
+    first = sample_pass(executor, source, parts, cols, types, task, seed, sample_rows, progress, vocab)
     # Every group and label the policy names, against the exact counts, before any set is built.
     problems = check_values(lp, first["counts"], cols, task, schema, vocab)
     if problems:

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from audit.data.sources import group_partitions, open_source, partitions, whole
+from audit.data.sources import open_source, partitions, whole
 from audit.passes import SampleJob, merge_sample_pass, sample_task, select_sample
 
 
@@ -44,7 +44,7 @@ def test_sample_pass_does_not_depend_on_the_partitioning(table):
     assert ref["counts"]["g"] == df["g"].value_counts().to_dict()
     assert ref["extremes"]["x"] == (df["x"].min(), df["x"].max())
     assert ref_sample is not None and len(ref_sample) >= 600
-    for parts in (partitions(src, 1000), group_partitions(src, 1000, 4000), partitions(src, 777)):
+    for parts in (partitions(src, 1000), partitions(src, 2500), partitions(src, 777)):
         merged, sample = _pass(src, parts)
         assert merged["counts"] == ref["counts"]
         assert merged["extremes"] == ref["extremes"]
@@ -52,9 +52,3 @@ def test_sample_pass_does_not_depend_on_the_partitioning(table):
         assert all((merged["strata"][k] == v).all() for k, v in ref["strata"].items())
         pd.testing.assert_frame_equal(sample, ref_sample)
 
-
-def test_group_partitions_differ_from_plain_ones_here(table):
-    # the test above compares two different partitionings, not one twice
-    src, _ = table
-    assert [(p.start, p.stop) for p in group_partitions(src, 1000, 4000)] != \
-        [(p.start, p.stop) for p in partitions(src, 1000)]

@@ -23,8 +23,8 @@ import pandas as pd
 
 from audit.errors import DataError
 
-__all__ = ["Piece", "Partition", "TableSource", "FrameSource", "open_source", "partitions", "group_partitions",
-           "read_partition", "whole"]
+__all__ = ["Piece", "Partition", "TableSource", "FrameSource", "open_source", "partitions", "read_partition",
+           "whole"]
 
 PARQUET = (".parquet", ".pq")
 CSV = (".csv", ".txt", ".tsv")
@@ -234,43 +234,6 @@ def partitions(source: TableSource, partition_rows: int) -> list[Partition]:
         raise ValueError(f"partition_rows must be >= 1; got {partition_rows}")
     n = source.n_rows
     return [Partition(i, s, min(s + partition_rows, n)) for i, s in enumerate(range(0, n, partition_rows))]
-
-
-def group_partitions(source, partition_rows: int, most: int) -> list[Partition]:
-    """Partitions that start and end on Parquet row-group boundaries.
-
-    Consecutive row groups are joined until a partition holds ``partition_rows`` rows or the next
-    group would take it past ``most``; a group of more than ``most`` rows is cut into
-    ``partition_rows``-row pieces. Other sources: :func:`partitions`.
-
-    Parquet cannot start decoding inside a row group, so a partition ending at row r of a group
-    decodes the group's rows up to r: 250k-row partitions of pyarrow's default 1M-row groups
-    decode 2.5 times their rows. A pass holding little more than the rows themselves (the sample
-    pass) reads whole groups this way, each once.
-    """
-    if partition_rows < 1 or most < partition_rows:
-        raise ValueError(f"need 1 <= partition_rows <= most; got {partition_rows} and {most}")
-    if getattr(source, "kind", None) != "parquet":
-        return partitions(source, partition_rows)
-    cuts, start, offset = [0], 0, 0
-    for piece in source.pieces:
-        for g in piece.row_groups:
-            if g > most:  # a group too large for one task: fixed-size pieces of it
-                if offset > start:
-                    cuts.append(offset)
-                cuts.extend(range(offset + partition_rows, offset + g, partition_rows))
-                start = offset + g
-                cuts.append(start)
-            elif offset + g - start > most:
-                cuts.append(offset)
-                start = offset
-            offset += g
-            if offset - start >= partition_rows and cuts[-1] != offset:
-                cuts.append(offset)
-                start = offset
-    if cuts[-1] != offset:
-        cuts.append(offset)
-    return [Partition(i, a, b) for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True))]
 
 
 def read_partition(source: TableSource, part: Partition, columns: list[str] | None = None) -> pd.DataFrame:
