@@ -26,17 +26,26 @@ _WIDTH = np.uint64(1 << 16)  # draws per row per stream
 
 def _mix(z: np.ndarray) -> np.ndarray:
     # SplitMix64's finaliser: a bijection of uint64 with full avalanche (uint64 arithmetic wraps).
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    # In place, with one scratch array: a perturbation draws one key per row and feature (15M
+    # keys for 1M rows of the standard workload), and each temporary is a pass over memory.
+    t = np.empty_like(z)
+    for shift, mult in ((30, _M1), (27, _M2)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        z ^= t
+        z *= mult
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
 
 
 def row_keys(seed: int, stream: str, rows: np.ndarray, draw: int = 0) -> np.ndarray:
     """A uniformly distributed uint64 per row for the named stream."""
-    base = np.uint64((derive_seed(seed, "rows", stream) * int(_GAMMA)) % (1 << 64))
-    rows = np.asarray(rows, dtype=np.uint64)
+    base = (derive_seed(seed, "rows", stream) * int(_GAMMA)) % (1 << 64)
+    z = np.array(rows, dtype=np.uint64)  # a copy, mixed in place
     with np.errstate(over="ignore"):
-        return _mix(base + rows * _WIDTH + np.uint64(draw))
+        z *= _WIDTH
+        z += np.uint64((base + draw) % (1 << 64))
+        return _mix(z)
 
 
 def row_uniform(seed: int, stream: str, rows: np.ndarray, draws: int = 1) -> np.ndarray:
@@ -45,8 +54,12 @@ def row_uniform(seed: int, stream: str, rows: np.ndarray, draws: int = 1) -> np.
     for j in range(draws):
         # 52 random bits: (k + 0.5) / 2**52 is exact in float64, so the value is never 0 or 1
         # (with 53 bits the largest k rounds to 1.0 and row_normal would return inf).
-        k = row_keys(seed, stream, rows, j) >> np.uint64(12)
-        out[:, j] = (k.astype(np.float64) + 0.5) * (1.0 / (1 << 52))
+        k = row_keys(seed, stream, rows, j)
+        k >>= np.uint64(12)
+        col = k.astype(np.float64)
+        col += 0.5
+        col *= 1.0 / (1 << 52)
+        out[:, j] = col
     return out
 
 

@@ -145,6 +145,28 @@ class Record(dict):
         return out
 
 
+def _keys(slot: np.ndarray, expo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct ExactSums keys ``slot * 4096 + (expo + 2048)`` and each value's rank.
+
+    ``np.unique(keys, return_inverse=True)`` sorts; one summary's values span few exponents (a
+    loss in [0, 35] about 50), so ``slot * span + (expo - lowest)`` numbers the keys densely and
+    in the same order, and one bincount finds those present and their ranks. Sorting the 2M keys
+    of a 1M-row partition's loss summary (two columns) took 0.2-0.25 s; this takes a quarter of
+    that. Values spanning too many exponents for a dense table are sorted.
+    """
+    if len(slot) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low, high = int(expo.min()), int(expo.max())
+    span, n_slots = high - low + 1, int(slot.max()) + 1
+    if n_slots * span > max(4 * len(slot), 1 << 20):
+        uk, inv = np.unique(slot * 4096 + (expo.astype(np.int64) + 2048), return_inverse=True)
+        return uk, inv.reshape(-1)
+    dense = slot * span + (expo - low)
+    present = np.bincount(dense, minlength=n_slots * span) > 0
+    where = np.flatnonzero(present)
+    return (where // span) * 4096 + (where % span + low + 2048), (np.cumsum(present) - 1)[dense]
+
+
 class ExactSums:
     """Exact sums of float64 values per (cell, column), mergeable in any order.
 
@@ -179,12 +201,11 @@ class ExactSums:
         n, d = v.shape
         mant, expo = np.frexp(v)
         m = (mant * float(1 << 53)).astype(np.int64).ravel()  # exact: |mant| < 1
-        key = ((np.asarray(codes, dtype=np.int64)[:, None] * d + np.arange(d)) * 4096
-               + (expo.astype(np.int64) + 2048)).ravel()
+        slot = (np.asarray(codes, dtype=np.int64)[:, None] * d + np.arange(d)).ravel()
+        expo = expo.ravel()
         nz = m != 0
-        key, m = key[nz], m[nz]
-        uk, inv = np.unique(key, return_inverse=True)
-        inv = inv.reshape(-1)
+        uk, inv = _keys(slot[nz], expo[nz])
+        m = m[nz]
         hi = np.zeros(len(uk), dtype=np.int64)
         lo = np.zeros(len(uk), dtype=np.int64)
         step = 1 << 26  # float64 bincount of 26-bit halves is exact for this many rows per call
@@ -645,12 +666,16 @@ def _score_sketch(r, base, arg, aux):
     return value_sketch(output_values(r), aux.score_unique)
 
 
+def _in_reference(r, arg, aux) -> np.ndarray:
+    """Whether each row's hash is among the reference's (with or without the target: ``arg``)."""
+    # pandas' hash-table isin: 1M rows against 50k reference rows in 20 ms, where a binary search
+    # of each row's hash in the sorted reference took 120 ms.
+    return pd.Series(r.hashes[bool(arg)], copy=False).isin(aux.ref_hashes[bool(arg)]).to_numpy()
+
+
 def _dups(r, base, arg, aux):
-    ref = aux.ref_hashes[bool(arg)]
-    h = r.hashes[bool(arg)]
-    pos = np.clip(np.searchsorted(ref, h), 0, max(len(ref) - 1, 0))
-    dup = (ref[pos] == h) if len(ref) else np.zeros(len(h), dtype=bool)
-    return Record(count=np.int64(dup.sum()), n=np.int64(len(h)), first=np.sort(r.rows[dup])[:20])
+    dup = _in_reference(r, arg, aux)
+    return Record(count=np.int64(dup.sum()), n=np.int64(len(dup)), first=np.sort(r.rows[dup])[:20])
 
 
 def category_counts(s: pd.Series) -> dict[str, int]:
@@ -829,13 +854,10 @@ def _w_sketch(r, base, arg, aux):
 
 
 def _w_dups(r, base, arg, aux):
-    ref = aux.ref_hashes[bool(arg)]
-    h = r.hashes[bool(arg)]
-    pos = np.clip(np.searchsorted(ref, h), 0, max(len(ref) - 1, 0))
-    dup = ((ref[pos] == h) if len(ref) else np.zeros(len(h), dtype=bool)).astype(np.float64)
+    dup = _in_reference(r, arg, aux).astype(np.float64)
     w = r.w
     sums = ExactSums.of(np.column_stack([w * dup, w * w * dup, w, w * w]), np.zeros(len(w), dtype=np.int64), 1)
-    return Record(count=np.int64(dup.sum()), n=np.int64(len(h)), first=np.sort(r.rows[dup > 0])[:20], w=sums)
+    return Record(count=np.int64(dup.sum()), n=np.int64(len(dup)), first=np.sort(r.rows[dup > 0])[:20], w=sums)
 
 
 def _w_missing(r, base, arg, aux):

@@ -260,3 +260,20 @@ def test_exact_sums_are_the_correctly_rounded_sums_in_any_order(seed):
             exact = sum((Fraction(x) for x in v[codes == c, j]), Fraction(0))
             assert whole.values()[c, j] == float(exact) == math.fsum(v[codes == c, j])
     assert whole.fractions() == [sum((Fraction(x) for x in v[:, j]), Fraction(0)) for j in range(2)]
+
+
+@pytest.mark.parametrize(("n_codes", "magnitudes"), [(7, 20), (1000, 300)])
+def test_exact_sums_keys_are_those_sorting_finds(n_codes, magnitudes):
+    # Few exponents (a loss) take the dense numbering, 1000 cells x ~4000 exponents are sorted.
+    rng = np.random.default_rng(3)
+    n = 20_000
+    v = np.column_stack([rng.normal(size=n) * 10.0 ** rng.integers(-magnitudes, magnitudes, n), np.zeros(n)])
+    codes = rng.integers(0, n_codes, n)
+    sums = ExactSums.of(v, codes, n_codes)
+    mant, expo = np.frexp(v)
+    keep = mant.ravel() != 0
+    key = ((codes[:, None] * 2 + np.arange(2)) * 4096 + (expo.astype(np.int64) + 2048)).ravel()[keep]
+    assert np.array_equal(sums.keys, np.unique(key))
+    for c in rng.choice(n_codes, 5, replace=False):
+        assert sums.values()[c, 0] == math.fsum(v[codes == c, 0])
+        assert sums.values()[c, 1] == 0.0
