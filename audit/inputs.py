@@ -48,7 +48,15 @@ from audit.input_checks import (
 )
 from audit.models.guard import DEFAULT_TIMEOUT_S
 from audit.models.loading import file_sha256, load_model, wrap_model
-from audit.passes import FLOOR, MAX_VOCAB, SampleJob, merge_sample_pass, sample_task, select_sample
+from audit.passes import (
+    FLOOR,
+    MAX_VOCAB,
+    SampleJob,
+    merge_sample_pass,
+    sample_task,
+    select_sample,
+    strata_of,
+)
 from audit.policy._problems import Collector
 from audit.stats.summaries import MISSING
 
@@ -275,7 +283,7 @@ def sample_pass(executor, source, parts, cols: Columns, types: dict, task: str, 
     until every stratum's allocation is met from keys under it)."""
     n = source.n_rows
     k = min(sample_rows, n)
-    strata = ([cols.target] if task == "classification" else []) + cols.sensitive
+    strata = strata_of(cols.target, cols.sensitive, task == "classification")
     counted = list(dict.fromkeys([*cols.sensitive, cols.target, *([cols.prediction] if cols.prediction else []),
                                   *[c for c, t in types.items() if t == "categorical"]]))
     numeric = [c for c, t in types.items() if t != "categorical"]
@@ -359,7 +367,7 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     if len(frame) < int(first["rows"]):  # a stratified sample: each row stands for N_h / n_h rows
         from audit.passes import inclusion_weights
 
-        strata = ([cols.target] if task == "classification" else []) + cols.sensitive
+        strata = strata_of(cols.target, cols.sensitive, task == "classification")
         sample.design_weight = inclusion_weights(first, frame, strata)
     sample.feature_types = types
     if sample.reference is not None:

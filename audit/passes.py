@@ -42,7 +42,7 @@ from audit.stats.summaries import (
     summarise,
 )
 
-__all__ = ["SampleJob", "PartitionJob", "SummaryPass", "sample_task", "summary_task", "rows_of",
+__all__ = ["strata_of", "SampleJob", "PartitionJob", "SummaryPass", "sample_task", "summary_task", "rows_of",
            "merge_sample_pass", "select_sample", "inclusion_weights", "merge_summaries", "row_hashes", "set_failure", "class_index",
            "MAX_VOCAB", "FLOOR"]
 
@@ -51,6 +51,12 @@ FLOOR = 200  # rows every stratum contributes to the sample at least (or all of 
 
 
 # -- pass 1: counts and the sample --------------------------------------------------------------
+
+def strata_of(target: str | None, sensitive: list[str], classification: bool) -> list[str]:
+    """The columns whose value combination is a stratum: the label (classification only), then
+    the sensitive columns, each once (a policy may name its target as a sensitive column too)."""
+    return list(dict.fromkeys([*([target] if classification and target is not None else []), *sensitive]))
+
 
 @dataclass
 class SampleJob:

@@ -34,6 +34,7 @@ from audit.passes import (
     merge_sample_pass,
     sample_task,
     select_sample,
+    strata_of,
 )
 
 __all__ = ["SampleResult", "stratified_sample", "write_sample"]
@@ -112,11 +113,11 @@ def stratified_sample(data, *, sensitive: list[str], rows: int, target: str | No
         raise DataError(f"{where}: the data already has a column {weight_column!r}; choose another name for the "
                         "sampling weights (--weight-column), or pass it as --weight to multiply it")
     n = source.n_rows
-    strata = list(sensitive)
+    classification = False
     if target is not None:
         head = read_partition(source, Partition(0, 0, min(n, 2_000)), [target])
-        if infer_task(head[target]) == "classification":
-            strata = [target, *strata]
+        classification = infer_task(head[target]) == "classification"
+    strata = strata_of(target, list(sensitive), classification)
     if not strata:
         raise InputError("nothing to stratify by: give --sensitive columns (and --target for the label)")
     own = executor is None

@@ -363,12 +363,7 @@ def cell_keys(sens: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tup
     combined = np.zeros(n, dtype=np.int64)
     uniques = []
     for c in cols:
-        col = sens[c]
-        if isinstance(col, pd.DataFrame):
-            # A name given twice (a policy whose target is also a sensitive column: strata are
-            # [target, *sensitive]) selects one column twice; pd.factorize of a frame is deprecated.
-            col = col.iloc[:, 0]
-        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+        codes, uniq = pd.factorize(sens[c], use_na_sentinel=True)
         names = [str(u) for u in uniq] + [MISSING]
         codes = np.where(codes < 0, len(uniq), codes)
         # Distinct values with one name (1 and "1") share a key, as they do in group_codes.

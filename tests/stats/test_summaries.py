@@ -205,17 +205,6 @@ def test_cell_keys_match_pandas_groupby():
     assert (MISSING, MISSING, "north") in keys  # None and NaN are named alike
 
 
-def test_cell_keys_of_a_column_named_twice_are_those_of_two_copies(recwarn):
-    # The strata of a policy whose target is also its sensitive column: [target, *sensitive].
-    rng = np.random.default_rng(9)
-    df = pd.DataFrame({"sex": rng.choice(np.array(["F", "M", None], dtype=object), 400)})
-    codes, keys = cell_keys(df[["sex", "sex"]], ["sex", "sex"])
-    twice = pd.DataFrame({"a": df["sex"], "b": df["sex"]})
-    want_codes, want_keys = cell_keys(twice, ["a", "b"])
-    assert [keys[c] for c in codes] == [want_keys[c] for c in want_codes]
-    assert not [w for w in recwarn if "factorize" in str(w.message)]
-
-
 def test_cell_keys_equal_names_share_a_key_and_no_columns():
     # 1 and "1" print alike, so they are one cell (as audit.stats.group_codes treats them).
     sens = pd.DataFrame({"g": np.array([1, "1", 2.5, None, "x"], dtype=object)})
