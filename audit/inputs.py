@@ -367,8 +367,7 @@ def prepare_inputs(lp, *, data, reference, executor, partition_rows: int | None,
     if len(frame) < int(first["rows"]):  # a stratified sample: each row stands for N_h / n_h rows
         from audit.passes import inclusion_weights
 
-        strata = strata_of(cols.target, cols.sensitive, task == "classification")
-        sample.design_weight = inclusion_weights(first, frame, strata)
+        sample.design_weight = inclusion_weights(first, frame)
     sample.feature_types = types
     if sample.reference is not None:
         sample.reference.feature_types = types

@@ -151,7 +151,9 @@ def merge_sample_pass(results, job: SampleJob, advance=lambda: None) -> dict:
             extremes[c] = (min(a, lo), max(b, hi))
         cand = _trim(r["candidates"] if cand is None else pd.concat([cand, r["candidates"]]), cut, job.floor)
         advance()
-    out = {"rows": rows, "candidates": cand, "strata": strata, "counts": counts, "extremes": extremes}
+    # The strata columns travel with the counts keyed on them, for the design weights.
+    out = {"rows": rows, "candidates": cand, "strata": strata, "strata_by": job.strata, "counts": counts,
+           "extremes": extremes}
     if weights is not None:
         out["weights"] = weights
     return out
@@ -187,7 +189,7 @@ def select_sample(merged: dict, k: int, n: int, threshold: float, floor: int = F
     return out.drop(columns=["__key", "__stratum"])
 
 
-def inclusion_weights(merged: dict, sample: pd.DataFrame, strata: list[str]) -> np.ndarray:
+def inclusion_weights(merged: dict, sample: pd.DataFrame) -> np.ndarray:
     """Each sample row's design weight ``N_h / n_h``: the rows of its stratum ``h`` in the whole
     table over the stratum's rows in the sample (the inverse of its inclusion probability; 1.0
     everywhere when the sample is the whole table).
@@ -195,6 +197,7 @@ def inclusion_weights(merged: dict, sample: pd.DataFrame, strata: list[str]) -> 
     Within a stratum the sample is the rows with the smallest seeded keys, a simple random
     sample without replacement, so ``N_h / n_h`` is the Horvitz-Thompson weight.
     """
+    strata = merged["strata_by"]
     codes, keys = cell_keys(sample[strata], strata)
     sizes = np.array([int(merged["strata"][k][0]) for k in keys], dtype=np.float64)
     taken = np.bincount(codes, minlength=len(keys)).astype(np.float64)

@@ -117,7 +117,7 @@ def stratified_sample(data, *, sensitive: list[str], rows: int, target: str | No
     if target is not None:
         head = read_partition(source, Partition(0, 0, min(n, 2_000)), [target])
         classification = infer_task(head[target]) == "classification"
-    strata = strata_of(target, list(sensitive), classification)
+    strata = strata_of(target, sensitive, classification)
     if not strata:
         raise InputError("nothing to stratify by: give --sensitive columns (and --target for the label)")
     own = executor is None
@@ -134,7 +134,7 @@ def stratified_sample(data, *, sensitive: list[str], rows: int, target: str | No
         bad = weight_error(merged["weights"], weight, where)
         if bad:
             raise DataError(bad)
-    design = inclusion_weights(merged, sample, strata)
+    design = inclusion_weights(merged, sample)
     w = design if weight is None else design * pd.to_numeric(sample[weight], errors="coerce").to_numpy(float)
     frame = sample.reset_index(drop=True)
     frame[weight_column] = w

@@ -53,7 +53,6 @@ def test_sample_pass_does_not_depend_on_the_partitioning(table):
         pd.testing.assert_frame_equal(sample, ref_sample)
 
 
-
 def test_strata_name_each_column_once():
     assert strata_of("y", ["g", "h"], classification=True) == ["y", "g", "h"]
     assert strata_of("y", ["g"], classification=False) == ["g"]
